@@ -1,0 +1,24 @@
+# make sweep: set up .venv and run the default sweep into results/ring.
+# make test:  set up .venv and run the test suite.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: setup sweep test benchmark
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+sweep: setup
+	$(PY) -m experiments.main --config=experiments/configs/ring.py --workdir=results/ring
+
+test: setup
+	$(PY) -m pytest -q tests
+
+benchmark: setup
+	$(PY) -m experiments.benchmark

@@ -1,0 +1,39 @@
+"""GANs on 8 Gaussians on a ring (Metz et al. 2017): the default sweep."""
+
+import ml_collections
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.experiment = "gan_sweep"
+
+  # The target and the parameters of each target; `target` picks one.
+  config.target = "ring"
+  config.ring = ml_collections.ConfigDict(dict(num_modes=8, radius=2.0, std=0.02))
+  config.grid = ml_collections.ConfigDict(dict(num_per_side=5, spacing=2.0, std=0.05))
+
+  # The sweep: every objective at seeds first_seed .. first_seed + num_seeds - 1.
+  config.objectives = ("minimax", "non_saturating", "maximum_likelihood")
+  config.num_seeds = 4
+  config.first_seed = 0
+
+  config.num_steps = 5000
+  config.batch_size = 256
+  config.eval_every = 500
+  config.latent_dim = 2
+
+  config.generator = ml_collections.ConfigDict(
+      dict(hidden_sizes=(128, 128), activation="relu", learning_rate=1e-3)
+  )
+  config.discriminator = ml_collections.ConfigDict(
+      dict(hidden_sizes=(128, 128), activation="relu", learning_rate=1e-3)
+  )
+  # b1 = 0.5 as in DCGAN; sgd ignores b1 and b2.
+  config.optimizer = ml_collections.ConfigDict(dict(name="adam", b1=0.5, b2=0.999))
+
+  # Evaluation: mode metrics on eval_samples generator samples, MMD^2 on the first
+  # mmd_samples of them against as many fresh data samples.
+  config.eval_samples = 2500
+  config.mmd_samples = 1000
+  config.mmd_bandwidth = 0.1
+  return config

@@ -1,0 +1,306 @@
+"""One GAN run as one pure function of a key: ``make_train(config) -> train(key, objective)``.
+
+Everything static (sizes, step counts, the list of objectives) is closed over; the
+objective of a run is an integer leaf of its state, so runs with different objectives
+share one compiled program. A run's randomness comes from its key alone, split into
+streams with ``fold_in``: the initial parameters, the data batch and the latents of
+step ``t``, and the evaluation sample depend on the seed only, never on the objective
+(common random numbers: objectives are compared paired).
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+
+from gan_theory import distributions, networks, objectives, two_sample
+from gan_theory.metrics import mode_statistics
+from gan_theory.validation import (
+    ConfigError,
+    check_choice,
+    check_choices,
+    check_positive,
+    check_positive_ints,
+)
+
+__all__ = ["EvalMetrics", "RunState", "Trainer", "make_train", "make_trainer", "validate"]
+
+OPTIMIZERS = ("adam", "sgd")
+
+# fold_in tags of the key streams of a run.
+_INIT, _TRAIN, _EVAL, _SAMPLE = 0, 1, 2, 3
+
+
+@flax.struct.dataclass
+class RunState:
+  """Everything one run carries from step to step.
+
+  Attributes:
+    step: number of training steps taken.
+    key: the run's root key; every draw derives from it with ``fold_in``.
+    objective: index into ``config.objectives`` of the generator objective.
+    generator_params: flax params of the generator.
+    discriminator_params: flax params of the discriminator.
+    generator_opt_state: optax state of the generator's optimizer.
+    discriminator_opt_state: optax state of the discriminator's optimizer.
+  """
+
+  step: jax.Array
+  key: jax.Array
+  objective: jax.Array
+  generator_params: Any
+  discriminator_params: Any
+  generator_opt_state: optax.OptState
+  discriminator_opt_state: optax.OptState
+
+
+class EvalMetrics(NamedTuple):
+  """Metrics of one evaluation, on ``config.eval_samples`` generator samples.
+
+  Attributes:
+    modes: modes captured (VEEGAN protocol, :func:`gan_theory.metrics.mode_statistics`).
+    high_quality: percentage of samples within 3 std of their nearest mode.
+    mode_kl: KL of the high-quality samples' mode histogram from uniform (PacGAN).
+    mmd2: unbiased MMD^2 between generator and fresh data samples.
+    discriminator_accuracy: fraction of data and generator samples the discriminator
+      classifies right (logit > 0 means data).
+    discriminator_loss: the discriminator's cross-entropy on the evaluation samples.
+    generator_loss: the run's generator objective on the evaluation samples.
+    generator_grad_norm: global norm of that objective's gradient in the generator's
+      parameters.
+  """
+
+  modes: jax.Array
+  high_quality: jax.Array
+  mode_kl: jax.Array
+  mmd2: jax.Array
+  discriminator_accuracy: jax.Array
+  discriminator_loss: jax.Array
+  generator_loss: jax.Array
+  generator_grad_norm: jax.Array
+
+
+class Trainer(NamedTuple):
+  """The pure pieces of one run, for drivers that advance runs in chunks.
+
+  Attributes:
+    init: ``(key, objective) -> RunState``, with ``objective`` an index into
+      ``config.objectives``.
+    evaluate: ``RunState -> EvalMetrics``.
+    train_period: ``RunState -> (RunState, EvalMetrics)``: ``config.eval_every``
+      steps under ``lax.scan``, then an evaluation.
+    sample: ``(state, num_samples) -> [num_samples, d]`` generator samples from the
+      run's own sampling stream; ``num_samples`` is static.
+    num_periods: ``config.num_steps // config.eval_every``.
+  """
+
+  init: Callable[[jax.Array, jax.Array], RunState]
+  evaluate: Callable[[RunState], EvalMetrics]
+  train_period: Callable[[RunState], tuple[RunState, EvalMetrics]]
+  sample: Callable[[RunState, int], jax.Array]
+  num_periods: int
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks every field a GAN run reads.
+
+  Raises:
+    ConfigError: naming the first bad field and what it allows.
+  """
+  target = check_choice(config, "target", distributions.TARGETS)
+  check_choices(config, "objectives", objectives.GENERATOR_OBJECTIVES)
+  for field in ("num_seeds", "num_steps", "batch_size", "eval_every", "latent_dim"):
+    check_positive(config, field)
+  for field in ("eval_samples", "mmd_samples"):
+    if check_positive(config, field) < 2:
+      raise ConfigError(f"config.{field}={config[field]!r} must be at least 2")
+  if config.mmd_samples > config.eval_samples:
+    raise ConfigError(
+        f"config.mmd_samples={config.mmd_samples} must not exceed"
+        f" config.eval_samples={config.eval_samples}"
+    )
+  if not isinstance(config.first_seed, int) or config.first_seed < 0:
+    raise ConfigError(f"config.first_seed={config.first_seed!r} must be a non-negative integer")
+  if config.num_steps % config.eval_every:
+    raise ConfigError(
+        f"config.eval_every={config.eval_every} must divide"
+        f" config.num_steps={config.num_steps}"
+    )
+  check_positive(config, "mmd_bandwidth", integer=False)
+  for network in ("generator", "discriminator"):
+    check_positive_ints(config, f"{network}.hidden_sizes")
+    check_choice(config, f"{network}.activation", networks.ACTIVATIONS)
+    check_positive(config, f"{network}.learning_rate", integer=False)
+  check_choice(config, "optimizer.name", OPTIMIZERS)
+  for field in ("b1", "b2"):
+    beta = config.optimizer[field]
+    if not 0.0 <= beta < 1.0:
+      raise ConfigError(f"config.optimizer.{field}={beta!r} must be in [0, 1)")
+  try:
+    distributions.make_target(target, **config[target])
+  except (TypeError, ValueError) as error:
+    raise ConfigError(f"config.{target} is not valid for target {target!r}: {error}") from None
+
+
+def _optimizer(config: ml_collections.ConfigDict, learning_rate: float):
+  if config.optimizer.name == "adam":
+    return optax.adam(learning_rate, b1=config.optimizer.b1, b2=config.optimizer.b2)
+  return optax.sgd(learning_rate)
+
+
+def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
+  """Builds the pure pieces of one run from ``config``.
+
+  Args:
+    config: a GAN config, as in ``experiments/configs/ring.py``.
+
+  Returns:
+    The :class:`Trainer`.
+
+  Raises:
+    ConfigError: if ``config`` is not valid; raised before anything is traced.
+  """
+  validate(config)
+  target = distributions.make_target(config.target, **config[config.target])
+  generator = networks.Generator(
+      tuple(config.generator.hidden_sizes), target.dim, config.generator.activation
+  )
+  discriminator = networks.Discriminator(
+      tuple(config.discriminator.hidden_sizes), config.discriminator.activation
+  )
+  generator_optimizer = _optimizer(config, config.generator.learning_rate)
+  discriminator_optimizer = _optimizer(config, config.discriminator.learning_rate)
+  objective_names = tuple(config.objectives)
+  batch_size, latent_dim = config.batch_size, config.latent_dim
+
+  def generator_cost(objective, generator_params, discriminator_params, latents):
+    fake_logits = discriminator.apply(
+        discriminator_params, generator.apply(generator_params, latents)
+    )
+    return objectives.generator_loss_by_index(objective_names, objective, fake_logits)
+
+  def generate(generator_params, key, num_samples):
+    return generator.apply(generator_params, jax.random.normal(key, (num_samples, latent_dim)))
+
+  def sample(state, num_samples):
+    return generate(state.generator_params, jax.random.fold_in(state.key, _SAMPLE), num_samples)
+
+  def init(key, objective):
+    generator_key, discriminator_key = jax.random.split(jax.random.fold_in(key, _INIT))
+    generator_params = generator.init(generator_key, jnp.zeros((1, latent_dim)))
+    discriminator_params = discriminator.init(discriminator_key, jnp.zeros((1, target.dim)))
+    return RunState(
+        step=jnp.zeros((), jnp.int32),
+        key=key,
+        objective=jnp.asarray(objective, jnp.int32),
+        generator_params=generator_params,
+        discriminator_params=discriminator_params,
+        generator_opt_state=generator_optimizer.init(generator_params),
+        discriminator_opt_state=discriminator_optimizer.init(discriminator_params),
+    )
+
+  def train_step(state, _):
+    step_key = jax.random.fold_in(jax.random.fold_in(state.key, _TRAIN), state.step)
+    data_key, discriminator_latent_key, generator_latent_key = jax.random.split(step_key, 3)
+
+    # Discriminator: one step of descent on the cross-entropy.
+    real = target.sample(data_key, batch_size)
+    fake = generate(state.generator_params, discriminator_latent_key, batch_size)
+
+    def discriminator_cost(params):
+      return objectives.discriminator_loss(
+          discriminator.apply(params, real), discriminator.apply(params, fake)
+      )
+
+    grads = jax.grad(discriminator_cost)(state.discriminator_params)
+    updates, discriminator_opt_state = discriminator_optimizer.update(
+        grads, state.discriminator_opt_state, state.discriminator_params
+    )
+    discriminator_params = optax.apply_updates(state.discriminator_params, updates)
+
+    # Generator: one step on its objective, against the updated discriminator.
+    latents = jax.random.normal(generator_latent_key, (batch_size, latent_dim))
+    grads = jax.grad(generator_cost, argnums=1)(
+        state.objective, state.generator_params, discriminator_params, latents
+    )
+    updates, generator_opt_state = generator_optimizer.update(
+        grads, state.generator_opt_state, state.generator_params
+    )
+    generator_params = optax.apply_updates(state.generator_params, updates)
+    return state.replace(
+        step=state.step + 1,
+        generator_params=generator_params,
+        discriminator_params=discriminator_params,
+        generator_opt_state=generator_opt_state,
+        discriminator_opt_state=discriminator_opt_state,
+    ), None
+
+  def evaluate(state):
+    # The same evaluation draws at every evaluation, so curves move with the model only.
+    latent_key, data_key = jax.random.split(jax.random.fold_in(state.key, _EVAL))
+    latents = jax.random.normal(latent_key, (config.eval_samples, latent_dim))
+    real = target.sample(data_key, config.eval_samples)
+    fake = generator.apply(state.generator_params, latents)
+    real_logits = discriminator.apply(state.discriminator_params, real)
+    fake_logits = discriminator.apply(state.discriminator_params, fake)
+    generator_loss, grads = jax.value_and_grad(generator_cost, argnums=1)(
+        state.objective, state.generator_params, state.discriminator_params, latents
+    )
+    modes = mode_statistics(fake, target.modes, target.std)
+    return EvalMetrics(
+        modes=modes.modes.astype(jnp.float32),
+        high_quality=modes.high_quality,
+        mode_kl=modes.mode_kl,
+        mmd2=two_sample.mmd2_unbiased(
+            fake[: config.mmd_samples], real[: config.mmd_samples], config.mmd_bandwidth
+        ),
+        discriminator_accuracy=0.5 * (jnp.mean(real_logits > 0) + jnp.mean(fake_logits < 0)),
+        discriminator_loss=objectives.discriminator_loss(real_logits, fake_logits),
+        generator_loss=generator_loss,
+        generator_grad_norm=optax.global_norm(grads),
+    )
+
+  def train_period(state):
+    state, _ = jax.lax.scan(train_step, state, length=config.eval_every)
+    return state, evaluate(state)
+
+  return Trainer(
+      init=init,
+      evaluate=evaluate,
+      train_period=train_period,
+      sample=sample,
+      num_periods=config.num_steps // config.eval_every,
+  )
+
+
+def make_train(
+    config: ml_collections.ConfigDict,
+) -> Callable[[jax.Array, jax.Array], tuple[RunState, EvalMetrics]]:
+  """Returns ``train(key, objective) -> (final_state, metrics)`` for one run.
+
+  ``metrics`` leaves have a leading axis of ``num_steps // eval_every + 1``
+  evaluations, at steps ``0, eval_every, ..., num_steps``. ``train`` is pure and
+  traceable: ``jax.jit(jax.vmap(train))`` runs a sweep.
+
+  Args:
+    config: a GAN config, as in ``experiments/configs/ring.py``.
+
+  Raises:
+    ConfigError: if ``config`` is not valid.
+  """
+  trainer = make_trainer(config)
+
+  def train(key, objective):
+    state = trainer.init(key, objective)
+    initial = trainer.evaluate(state)
+    state, periodic = jax.lax.scan(
+        lambda s, _: trainer.train_period(s), state, length=trainer.num_periods
+    )
+    metrics = jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), initial, periodic)
+    return state, metrics
+
+  return train

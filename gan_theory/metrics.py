@@ -1,0 +1,70 @@
+"""Sample-quality metrics for mixtures of Gaussians, and summary statistics over seeds."""
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["ModeStatistics", "mean_and_stderr", "mode_statistics"]
+
+
+class ModeStatistics(NamedTuple):
+  """Mode coverage of a sample (VEEGAN, Srivastava et al. 2017; PacGAN, Lin et al. 2018).
+
+  Attributes:
+    modes: number of modes captured: a mode is captured when it is the nearest mode
+      of at least one high-quality sample.
+    high_quality: percentage of samples within ``threshold`` standard deviations
+      (Euclidean distance) of their nearest mode.
+    mode_kl: KL divergence of the histogram of high-quality samples over their nearest
+      modes from the uniform histogram; 0 when all modes are equally covered, and
+      ``log K`` (as for a single mode) when no sample is of high quality.
+  """
+
+  modes: jax.Array
+  high_quality: jax.Array
+  mode_kl: jax.Array
+
+
+def mode_statistics(
+    samples: jax.Array, modes: jax.Array, std: float, threshold: float = 3.0
+) -> ModeStatistics:
+  """Mode coverage of ``samples`` ``[n, d]`` for a mixture with ``modes`` ``[K, d]``.
+
+  Args:
+    samples: the samples to score.
+    modes: the mixture's mode centres.
+    std: the mixture's per-coordinate standard deviation.
+    threshold: how many standard deviations from its nearest mode a high-quality
+      sample may lie.
+
+  Returns:
+    The :class:`ModeStatistics` of the sample.
+  """
+  num_modes = modes.shape[0]
+  squared_distance = jnp.sum((samples[:, None, :] - modes[None, :, :]) ** 2, axis=-1)
+  nearest = jnp.argmin(squared_distance, axis=-1)
+  is_high_quality = jnp.min(squared_distance, axis=-1) <= (threshold * std) ** 2
+  counts = jnp.sum(jax.nn.one_hot(nearest, num_modes) * is_high_quality[:, None], axis=0)
+  total = jnp.sum(counts)
+  histogram = counts / jnp.maximum(total, 1.0)
+  kl = jnp.sum(jnp.where(counts > 0, histogram * jnp.log(histogram * num_modes), 0.0))
+  return ModeStatistics(
+      modes=jnp.sum(counts > 0),
+      high_quality=100.0 * jnp.mean(is_high_quality),
+      mode_kl=jnp.where(total > 0, kl, math.log(num_modes)),
+  )
+
+
+def mean_and_stderr(values: jax.Array, axis: int = 0) -> tuple[jax.Array, jax.Array]:
+  """The mean of ``values`` along ``axis`` and its standard error, ``std / sqrt(n)``.
+
+  The standard deviation uses ``n - 1`` degrees of freedom, so the standard error of
+  a single value is NaN: one seed says nothing about the spread.
+  """
+  n = values.shape[axis]
+  stderr = jnp.std(values, axis=axis, ddof=1) / math.sqrt(n) if n > 1 else jnp.full_like(
+      jnp.mean(values, axis=axis), jnp.nan
+  )
+  return jnp.mean(values, axis=axis), stderr
