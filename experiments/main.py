@@ -17,22 +17,53 @@ from gan_theory.validation import ConfigError, check_choice
 
 EXPERIMENTS = {"gan_sweep": gan_sweep}
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config",
-    str(Path(__file__).parent / "configs" / "ring.py"),
-    "Experiment config file; override fields with --config.<field>=<value>.",
-    lock_config=True,
-)
+
+def _unknown_field(error: Exception, argv: list[str]) -> str:
+  field = str(error).strip("\"'")
+  culprit = next((a.split("=")[0] for a in argv if a.startswith("--config.") and field in a), field)
+  return f"error: {culprit}: no such field in the config"
+
+
+# ml_collections parses the default config and its --config.* overrides right here, and
+# raises AttributeError or KeyError, with a long traceback, for a field it lacks.
+try:
+  _CONFIG = config_flags.DEFINE_config_file(
+      "config",
+      str(Path(__file__).parent / "configs" / "ring.py"),
+      "Experiment config file; override fields with --config.<field>=<value>.",
+      lock_config=True,
+  )
+except (AttributeError, KeyError) as error:
+  sys.exit(_unknown_field(error, sys.argv))
+
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the results.", required=True)
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Replace results of a different config in --workdir."
 )
 
 
+def _parse_flags(argv: list[str]) -> list[str]:
+  try:
+    return flags.FLAGS(argv)
+  except (AttributeError, KeyError) as error:  # An explicit --config file's overrides.
+    sys.exit(_unknown_field(error, argv))
+
+
+def _split_name_lists(config) -> None:
+  # `--config.objectives=a,b` arrives as the 1-tuple ("a,b",); make it ("a", "b").
+  for field, value in config.items():
+    if hasattr(value, "items"):
+      _split_name_lists(value)
+    elif isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+      config[field] = tuple(name.strip() for v in value for name in v.split(",") if name.strip())
+
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   config = _CONFIG.value
+  _split_name_lists(config)
   try:
     experiment = EXPERIMENTS[check_choice(config, "experiment", EXPERIMENTS)]
     experiment.run(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
@@ -41,4 +72,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=_parse_flags)

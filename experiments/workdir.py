@@ -83,6 +83,10 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
   try:
     with handle:
       write(handle)
+    # mkstemp files are private (0600); give the results the umask's usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(handle.name, 0o666 & ~umask)
     os.replace(handle.name, path)
   except BaseException:
     os.unlink(handle.name)

@@ -1,0 +1,199 @@
+"""Tests for gan_theory.distributions: geometry, sampling and the exact log-density."""
+
+import itertools
+import math
+import re
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl.testing import absltest, parameterized
+
+from gan_theory import distributions
+
+
+def _per_component(x, modes, std):
+  """log N(x | modes[k], std^2 I) per component in float64 numpy, ``[n, K]``."""
+  x = np.asarray(x, np.float64)
+  modes = np.asarray(modes, np.float64)
+  dim = modes.shape[1]
+  return (
+      -0.5 * np.sum((x[:, None, :] - modes[None]) ** 2, axis=-1) / std**2
+      - 0.5 * dim * np.log(2 * np.pi * std**2)
+  )
+
+
+def _reference_log_prob(x, modes, std):
+  """The mixture's log-density in float64 numpy, with a max-shifted logsumexp."""
+  log_normal = _per_component(x, modes, std)
+  shift = np.max(log_normal, axis=-1, keepdims=True)
+  return shift[:, 0] + np.log(np.mean(np.exp(log_normal - shift), axis=-1))
+
+
+def _nearest_mode(samples, modes):
+  samples = np.asarray(samples, np.float64)
+  modes = np.asarray(modes, np.float64)
+  return np.argmin(np.sum((samples[:, None, :] - modes[None]) ** 2, axis=-1), axis=-1)
+
+
+class GeometryTest(parameterized.TestCase):
+
+  def test_ring_defaults(self):
+    target = distributions.ring()
+    chex.assert_shape(target.modes, (8, 2))
+    self.assertEqual(target.num_modes, 8)
+    self.assertEqual(target.dim, 2)
+    self.assertEqual(target.std, 0.02)
+    angles = 2 * np.pi * np.arange(8) / 8
+    expected = 2.0 * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+    np.testing.assert_allclose(target.modes, expected, atol=1e-6)
+
+  def test_grid_defaults(self):
+    target = distributions.grid()
+    chex.assert_shape(target.modes, (25, 2))
+    self.assertEqual(target.std, 0.05)
+    # Order-free: the set of modes is exactly {-4, -2, 0, 2, 4}^2.
+    expected = set(itertools.product([-4.0, -2.0, 0.0, 2.0, 4.0], repeat=2))
+    self.assertEqual({tuple(float(c) for c in m) for m in np.asarray(target.modes)}, expected)
+
+  def test_ring_is_configurable(self):
+    target = distributions.ring(num_modes=5, radius=3.0, std=0.1)
+    chex.assert_shape(target.modes, (5, 2))
+    self.assertEqual(target.std, 0.1)
+    np.testing.assert_allclose(np.linalg.norm(target.modes, axis=-1), 3.0, rtol=1e-6)
+    # Evenly spaced: every neighbour is at chord length 2 r sin(pi / K).
+    gaps = np.linalg.norm(target.modes - np.roll(target.modes, 1, axis=0), axis=-1)
+    np.testing.assert_allclose(gaps, 2 * 3.0 * np.sin(np.pi / 5), rtol=1e-5)
+
+  def test_grid_is_configurable(self):
+    target = distributions.grid(num_per_side=3, spacing=1.5, std=0.1)
+    self.assertEqual(target.std, 0.1)
+    expected = set(itertools.product([-1.5, 0.0, 1.5], repeat=2))
+    self.assertEqual({tuple(float(c) for c in m) for m in np.asarray(target.modes)}, expected)
+
+  @parameterized.parameters("ring", "grid")
+  def test_make_target_by_name(self, name):
+    built = distributions.make_target(name)
+    direct = distributions.TARGETS[name]()
+    np.testing.assert_array_equal(built.modes, direct.modes)
+    self.assertEqual(built.std, direct.std)
+    # Keyword parameters are forwarded.
+    self.assertEqual(distributions.make_target(name, std=0.3).std, 0.3)
+
+  def test_make_target_unknown_name_lists_valid_ones(self):
+    valid = ", ".join(distributions.TARGETS)
+    self.assertIn("ring", valid)
+    with self.assertRaisesRegex(ValueError, re.escape(valid)):
+      distributions.make_target("spiral")
+
+
+class SampleTest(chex.TestCase, parameterized.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters("ring", "grid")
+  def test_shape_and_determinism(self, name):
+    target = distributions.make_target(name)
+    sample = self.variant(target.sample, static_argnums=1)
+    x = sample(jax.random.key(0), 123)
+    chex.assert_shape(x, (123, 2))
+    chex.assert_type(x, jnp.float32)
+    chex.assert_tree_all_finite(x)
+    chex.assert_trees_all_equal(x, sample(jax.random.key(0), 123))
+    self.assertFalse(np.array_equal(x, sample(jax.random.key(1), 123)))
+
+  @parameterized.named_parameters(
+      ("ring", distributions.ring()),
+      ("grid", distributions.grid()),
+      ("ring5_wide", distributions.ring(num_modes=5, radius=3.0, std=0.1)),
+  )
+  def test_mode_counts_and_spread(self, target):
+    n = 25_000
+    x = target.sample(jax.random.key(1), n)
+    k = target.num_modes
+    # Modes are >= 15 std apart here, so the nearest mode is the drawn component.
+    nearest = _nearest_mode(x, target.modes)
+    counts = np.bincount(nearest, minlength=k)
+    # Each count is Binomial(n, 1/K): standard error sqrt(n p (1 - p)).
+    p = 1.0 / k
+    np.testing.assert_array_less(np.abs(counts - n * p), 4 * math.sqrt(n * p * (1 - p)))
+    residual = np.asarray(x, np.float64) - np.asarray(target.modes, np.float64)[nearest]
+    for axis in range(2):
+      r = residual[:, axis]
+      # Mean 0 within 4 SE = 4 std / sqrt(n).
+      self.assertLess(abs(np.mean(r)), 4 * target.std / math.sqrt(n))
+      # Per-coordinate variance std^2, within 4 SE of the mean of r^2 (SE from the sample).
+      se = np.std(r**2, ddof=1) / math.sqrt(n)
+      self.assertLess(abs(np.mean(r**2) - target.std**2), 4 * se)
+
+  @parameterized.parameters("ring", "grid")
+  def test_cross_entropy_of_samples_is_the_entropy(self, name):
+    # Default std is narrow (modes >= 40 std apart): H = log K + log(2 pi e std^2) in 2-D.
+    target = distributions.make_target(name)
+    n = 20_000
+    neg_log_p = -np.asarray(target.log_prob(target.sample(jax.random.key(2), n)), np.float64)
+    entropy = math.log(target.num_modes) + math.log(2 * math.pi * math.e * target.std**2)
+    # -log p = const + r^2 / (2 std^2) ~ const + Exp(1), so the SE is about 1/sqrt(n);
+    # take it from the sample. A wrong sampling std by 10% shifts the mean by ~0.2 = 30 SE.
+    se = np.std(neg_log_p, ddof=1) / math.sqrt(n)
+    self.assertLess(abs(np.mean(neg_log_p) - entropy), 4 * se)
+
+
+class LogProbTest(chex.TestCase, parameterized.TestCase):
+
+  @parameterized.named_parameters(
+      # Boxes reach 8 std beyond the outermost modes: truncation error < 1e-14.
+      ("ring", distributions.ring(std=0.25), 2.0 + 8 * 0.25),
+      ("grid", distributions.grid(std=0.3), 4.0 + 8 * 0.3),
+  )
+  def test_normalizes(self, target, half_width):
+    # Riemann sum with spacing h = std / 2. By Poisson summation the error of an
+    # equispaced sum of a Gaussian is about 2 exp(-2 pi^2 std^2 / h^2) = 2 exp(-8 pi^2)
+    # ~ 1e-34 per axis, so only float32 rounding in log_prob (a relative ~1e-6) remains;
+    # 1e-4 is far above both and far below any normalisation bug (a factor K, 2 pi, ...).
+    h = target.std / 2
+    axis = np.arange(-half_width, half_width + h / 2, h)
+    xx, yy = np.meshgrid(axis, axis, indexing="ij")
+    points = jnp.asarray(np.stack([xx.ravel(), yy.ravel()], axis=-1), jnp.float32)
+    density = np.exp(np.asarray(target.log_prob(points), np.float64))
+    np.testing.assert_allclose(np.sum(density) * h * h, 1.0, atol=1e-4)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.named_parameters(
+      ("ring", distributions.ring()),
+      ("grid", distributions.grid()),
+      ("ring5_wide", distributions.ring(num_modes=5, radius=3.0, std=0.4)),
+  )
+  def test_matches_float64_reference(self, target):
+    near = np.asarray(target.modes)[:3] + np.array([[0.0, 0.0], [0.5, -1.0], [2.0, 1.5]]) * (
+        target.std
+    )
+    midway = 0.5 * (np.asarray(target.modes)[0] + np.asarray(target.modes)[1])[None]
+    rng = np.random.default_rng(0)
+    scattered = rng.uniform(-5.0, 5.0, size=(5, 2))
+    far = np.array([[100.0, 100.0], [-50.0, 30.0], [0.0, -1e3]])
+    x = np.concatenate([near, midway, scattered, far]).astype(np.float32)
+    expected = _reference_log_prob(x, target.modes, target.std)
+    # A naive log(sum(exp(.))) underflows to -inf at the far points, even in float64.
+    with np.errstate(divide="ignore"):
+      naive = np.log(np.mean(np.exp(_per_component(x, target.modes, target.std)), axis=-1))
+    self.assertTrue(np.all(np.isneginf(naive[-3:])))
+    value = self.variant(target.log_prob)(jnp.asarray(x))
+    chex.assert_shape(value, (len(x),))
+    chex.assert_tree_all_finite(value)
+    # float32 rounding: relative ~1e-6 of |log p| (up to 1e10 far away), plus ~1e-5 absolute.
+    np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-4)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_batch_shape(self):
+    target = distributions.grid()
+    x = jax.random.normal(jax.random.key(3), (3, 4, 2))
+    value = self.variant(target.log_prob)(x)
+    chex.assert_shape(value, (3, 4))
+    np.testing.assert_allclose(
+        value.ravel(), target.log_prob(x.reshape(-1, 2)), rtol=1e-6
+    )
+
+
+if __name__ == "__main__":
+  absltest.main()
