@@ -5,6 +5,7 @@
       --config.num_seeds=16 --config.objectives=non_saturating,maximum_likelihood
 """
 
+import re
 import sys
 from pathlib import Path
 
@@ -19,9 +20,18 @@ EXPERIMENTS = {"gan_sweep": gan_sweep}
 
 
 def _unknown_field(error: Exception, argv: list[str]) -> str:
-  field = str(error).strip("\"'")
-  culprit = next((a.split("=")[0] for a in argv if a.startswith("--config.") and field in a), field)
-  return f"error: {culprit}: no such field in the config"
+  # The error's text is the repr of a KeyError: the quoted field, maybe a suggestion.
+  text = str(error)
+  field = re.search(r"'([^'\\]+)", text)
+  field = field.group(1) if field else text
+  flag = next(
+      (a.split("=")[0] for a in argv if a.split("=")[0].startswith("--config.")
+       and a.split("=")[0].endswith(f".{field}")),
+      field,
+  )
+  suggestion = re.search(r'Did you mean "([^"]+)"', text)
+  hint = f"; did you mean {suggestion.group(1)!r}?" if suggestion else ""
+  return f"error: {flag}: no such field in the config{hint}"
 
 
 # ml_collections parses the default config and its --config.* overrides right here, and

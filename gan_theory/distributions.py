@@ -46,8 +46,15 @@ class GaussianMixture:
     return jax.nn.logsumexp(log_normal, axis=-1) - math.log(self.num_modes)
 
 
+def _check_positive(**params) -> None:
+  for name, value in params.items():
+    if not value > 0:
+      raise ValueError(f"{name}={value!r} must be positive")
+
+
 def ring(num_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> GaussianMixture:
   """``num_modes`` Gaussians evenly spaced on a circle (Metz et al. 2017, Unrolled GAN)."""
+  _check_positive(num_modes=num_modes, radius=radius, std=std)
   angles = 2 * np.pi * np.arange(num_modes) / num_modes
   modes = radius * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
   return GaussianMixture(modes=jnp.asarray(modes, jnp.float32), std=std)
@@ -55,6 +62,7 @@ def ring(num_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> Gaussian
 
 def grid(num_per_side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture:
   """A square grid of Gaussians centred on 0 (VEEGAN, PacGAN): {-4,-2,0,2,4}^2 by default."""
+  _check_positive(num_per_side=num_per_side, spacing=spacing, std=std)
   axis = spacing * (np.arange(num_per_side) - (num_per_side - 1) / 2)
   modes = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
   return GaussianMixture(modes=jnp.asarray(modes, jnp.float32), std=std)
@@ -67,7 +75,7 @@ def make_target(name: str, **params) -> GaussianMixture:
   """Builds target ``name`` from :data:`TARGETS` with keyword ``params``.
 
   Raises:
-    ValueError: if ``name`` is not a known target.
+    ValueError: if ``name`` is not a known target or a parameter is not positive.
   """
   if name not in TARGETS:
     raise ValueError(f"unknown target {name!r}; valid: {', '.join(TARGETS)}")

@@ -261,7 +261,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         discriminator_accuracy=0.5 * (jnp.mean(real_logits > 0) + jnp.mean(fake_logits < 0)),
         discriminator_loss=objectives.discriminator_loss(real_logits, fake_logits),
         generator_loss=generator_loss,
-        generator_grad_norm=optax.global_norm(grads),
+        generator_grad_norm=optax.tree.norm(grads),
     )
 
   def train_period(state):

@@ -1,0 +1,63 @@
+"""Tests for experiments.workdir: claiming a results directory and atomic writes."""
+
+from pathlib import Path
+
+from absl.testing import absltest
+
+from experiments import workdir
+from tests.tiny import tiny_config
+
+OUTPUTS = ("config.json", "results.csv")
+
+
+class ClaimTest(absltest.TestCase):
+
+  def test_fresh_and_same_config(self):
+    path = Path(self.create_tempdir().full_path) / "a" / "b"
+    config = tiny_config()
+    self.assertEqual(workdir.claim(path, config, OUTPUTS, overwrite=False), path)
+    workdir.write_config(path, config)
+    workdir.claim(path, tiny_config(), OUTPUTS, overwrite=False)  # Same config: fine.
+
+  def test_different_config_refused_unless_overwrite(self):
+    path = Path(self.create_tempdir().full_path)
+    workdir.write_config(path, tiny_config())
+    with self.assertRaisesRegex(workdir.WorkdirError, "holds results of a different config"):
+      workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=False)
+    workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=True)
+
+  def test_results_without_config_refused(self):
+    path = Path(self.create_tempdir().full_path)
+    (path / "results.csv").write_text("objective\n")
+    with self.assertRaisesRegex(workdir.WorkdirError, "without a config.json"):
+      workdir.claim(path, tiny_config(), OUTPUTS, overwrite=False)
+
+
+class WriteAtomicTest(absltest.TestCase):
+
+  def test_failed_write_leaves_old_file_and_no_debris(self):
+    path = Path(self.create_tempdir().full_path) / "results.csv"
+    workdir.write_text(path, "old\n")
+
+    def half_then_fail(f):
+      f.write(b"new, half")
+      raise RuntimeError("killed midway")
+
+    with self.assertRaises(RuntimeError):
+      workdir.write_atomic(path, half_then_fail)
+    self.assertEqual(path.read_text(), "old\n")
+    self.assertEqual([p.name for p in path.parent.iterdir()], ["results.csv"])
+
+  def test_failed_first_write_leaves_nothing(self):
+    path = Path(self.create_tempdir().full_path) / "summary.md"
+
+    def fail(f):
+      raise RuntimeError("killed midway")
+
+    with self.assertRaises(RuntimeError):
+      workdir.write_atomic(path, fail)
+    self.assertEqual(list(path.parent.iterdir()), [])
+
+
+if __name__ == "__main__":
+  absltest.main()
