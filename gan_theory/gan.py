@@ -91,6 +91,7 @@ class Trainer(NamedTuple):
     init: ``(key, objective) -> RunState``, with ``objective`` an index into
       ``config.objectives``.
     evaluate: ``RunState -> EvalMetrics``.
+    train_step: ``RunState -> RunState``: one discriminator and one generator update.
     train_period: ``RunState -> (RunState, EvalMetrics)``: ``config.eval_every``
       steps under ``lax.scan``, then an evaluation.
     sample: ``(state, num_samples) -> [num_samples, d]`` generator samples from the
@@ -100,6 +101,7 @@ class Trainer(NamedTuple):
 
   init: Callable[[jax.Array, jax.Array], RunState]
   evaluate: Callable[[RunState], EvalMetrics]
+  train_step: Callable[[RunState], RunState]
   train_period: Callable[[RunState], tuple[RunState, EvalMetrics]]
   sample: Callable[[RunState, int], jax.Array]
   num_periods: int
@@ -203,7 +205,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         discriminator_opt_state=discriminator_optimizer.init(discriminator_params),
     )
 
-  def train_step(state, _):
+  def train_step(state):
     step_key = jax.random.fold_in(jax.random.fold_in(state.key, _TRAIN), state.step)
     data_key, discriminator_latent_key, generator_latent_key = jax.random.split(step_key, 3)
 
@@ -237,7 +239,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         discriminator_params=discriminator_params,
         generator_opt_state=generator_opt_state,
         discriminator_opt_state=discriminator_opt_state,
-    ), None
+    )
 
   def evaluate(state):
     # The same evaluation draws at every evaluation, so curves move with the model only.
@@ -265,12 +267,13 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     )
 
   def train_period(state):
-    state, _ = jax.lax.scan(train_step, state, length=config.eval_every)
+    state, _ = jax.lax.scan(lambda s, _: (train_step(s), None), state, length=config.eval_every)
     return state, evaluate(state)
 
   return Trainer(
       init=init,
       evaluate=evaluate,
+      train_step=train_step,
       train_period=train_period,
       sample=sample,
       num_periods=config.num_steps // config.eval_every,
