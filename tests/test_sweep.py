@@ -30,6 +30,27 @@ class SweepRunsTest(absltest.TestCase):
     np.testing.assert_array_equal(seeds, [5, 6, 7, 5, 6, 7])
 
 
+class VmapInGroupsTest(chex.TestCase):
+
+  def test_equals_vmap(self):
+    x = jax.random.normal(jax.random.key(0), (12, 3))
+    y = jax.random.normal(jax.random.key(1), (12,))
+    function = lambda a, b: (jax.numpy.sum(a) * b, a * 2.0)
+    for size in (1, 3, 4, 12):
+      chex.assert_trees_all_close(
+          jax.jit(sweep.vmap_in_groups(function, size))(x, y), jax.vmap(function)(x, y)
+      )
+
+  def test_group_size(self):
+    self.assertEqual(sweep.group_size(5, 3), 3)
+    self.assertEqual(sweep.group_size(5, 30), 5)
+    self.assertEqual(sweep.group_size(8, 12), 6)  # Balanced: 2 groups of 6, no padding.
+    self.assertEqual(sweep.group_size(4, 9), 3)
+    self.assertEqual(sweep.group_size(4, 10), 4)  # 3 groups of 4: 2 runs of padding.
+    automatic = 8 if jax.default_backend() == "cpu" else 64
+    self.assertEqual(sweep.group_size(0, 64), automatic)
+
+
 class RunSweepTest(chex.TestCase):
 
   def test_shapes(self):
@@ -79,6 +100,15 @@ class RunSweepTest(chex.TestCase):
     first = _full_sweep()
     chex.assert_trees_all_equal(again.metrics, first.metrics)
     np.testing.assert_array_equal(again.samples, first.samples)
+
+  def test_groups_and_padding_do_not_change_the_runs(self):
+    # 9 runs in groups of at most 2 run as 5 groups of 2: one run of padding that never shows.
+    full = _full_sweep()
+    grouped = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50)
+    self.assertEqual(grouped.objectives, full.objectives)
+    chex.assert_trees_all_close(grouped.metrics, full.metrics, rtol=RTOL, atol=ATOL)
+    chex.assert_tree_shape_prefix(grouped.final_state, (9,))
+    chex.assert_shape(grouped.samples, (9, 50, 2))
 
   def test_progress_is_reported_each_period(self):
     reports = []

@@ -16,6 +16,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.objectives = ("minimax", "non_saturating", "maximum_likelihood")
   config.num_seeds = 4
   config.first_seed = 0
+  # Runs vmapped together, groups in sequence inside the one program; 0 picks 8 on a
+  # CPU (cache-sized) and all runs on an accelerator. Results agree to float32 rounding.
+  config.vmap_size = 0
 
   config.num_steps = 5000
   config.batch_size = 256
