@@ -23,6 +23,7 @@ from gan_theory.validation import (
     ConfigError,
     check_choice,
     check_choices,
+    check_int,
     check_positive,
     check_positive_ints,
 )
@@ -116,31 +117,26 @@ def validate(config: ml_collections.ConfigDict) -> None:
   target = check_choice(config, "target", distributions.TARGETS)
   check_choices(config, "objectives", objectives.GENERATOR_OBJECTIVES)
   for field in ("num_seeds", "num_steps", "batch_size", "eval_every", "latent_dim"):
-    check_positive(config, field)
-  if not isinstance(config.vmap_size, int) or config.vmap_size < 0:
-    raise ConfigError(
-        f"config.vmap_size={config.vmap_size!r} must be a non-negative integer (0: automatic)"
-    )
-  for field in ("eval_samples", "mmd_samples"):
-    if check_positive(config, field) < 2:
-      raise ConfigError(f"config.{field}={config[field]!r} must be at least 2")
+    check_int(config, field)
+  check_int(config, "first_seed", minimum=0)
+  check_int(config, "vmap_size", minimum=0)  # 0: automatic.
+  check_int(config, "eval_samples", minimum=2)
+  check_int(config, "mmd_samples", minimum=2)
   if config.mmd_samples > config.eval_samples:
     raise ConfigError(
         f"config.mmd_samples={config.mmd_samples} must not exceed"
         f" config.eval_samples={config.eval_samples}"
     )
-  if not isinstance(config.first_seed, int) or config.first_seed < 0:
-    raise ConfigError(f"config.first_seed={config.first_seed!r} must be a non-negative integer")
   if config.num_steps % config.eval_every:
     raise ConfigError(
         f"config.eval_every={config.eval_every} must divide"
         f" config.num_steps={config.num_steps}"
     )
-  check_positive(config, "mmd_bandwidth", integer=False)
+  check_positive(config, "mmd_bandwidth")
   for network in ("generator", "discriminator"):
     check_positive_ints(config, f"{network}.hidden_sizes")
     check_choice(config, f"{network}.activation", networks.ACTIVATIONS)
-    check_positive(config, f"{network}.learning_rate", integer=False)
+    check_positive(config, f"{network}.learning_rate")
   check_choice(config, "optimizer.name", OPTIMIZERS)
   for field in ("b1", "b2"):
     beta = config.optimizer[field]

@@ -5,7 +5,14 @@ from typing import Any
 
 import ml_collections
 
-__all__ = ["ConfigError", "check_choice", "check_choices", "check_positive", "check_positive_ints"]
+__all__ = [
+    "ConfigError",
+    "check_choice",
+    "check_choices",
+    "check_int",
+    "check_positive",
+    "check_positive_ints",
+]
 
 
 class ConfigError(ValueError):
@@ -37,9 +44,7 @@ def check_choices(
   """Returns ``config.<field>``, a non-empty sequence of distinct names from ``allowed``."""
   allowed = tuple(allowed)
   values = _get(config, field)
-  if isinstance(values, str):
-    values = (values,)
-  values = tuple(values)
+  values = tuple(values) if isinstance(values, (tuple, list)) else (values,)
   unknown = [v for v in values if v not in allowed]
   if not values or unknown or len(set(values)) != len(values):
     raise ConfigError(
@@ -48,22 +53,29 @@ def check_choices(
   return values
 
 
-def check_positive(config: ml_collections.ConfigDict, field: str, integer: bool = True):
-  """Returns ``config.<field>``, which must be a positive integer (or number)."""
+def check_int(config: ml_collections.ConfigDict, field: str, minimum: int = 1) -> int:
+  """Returns ``config.<field>``, which must be an integer of at least ``minimum``."""
   value = _get(config, field)
-  kind = (int,) if integer else (int, float)
-  if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-    noun = "integer" if integer else "number"
-    raise ConfigError(f"config.{field}={value!r} must be a positive {noun}")
+  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    allowed = {0: "a non-negative integer", 1: "a positive integer"}.get(
+        minimum, f"an integer >= {minimum}"
+    )
+    raise ConfigError(f"config.{field}={value!r} must be {allowed}")
+  return value
+
+
+def check_positive(config: ml_collections.ConfigDict, field: str) -> float:
+  """Returns ``config.<field>``, which must be a positive number."""
+  value = _get(config, field)
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+    raise ConfigError(f"config.{field}={value!r} must be a positive number")
   return value
 
 
 def check_positive_ints(config: ml_collections.ConfigDict, field: str) -> tuple[int, ...]:
   """Returns ``config.<field>``, a non-empty sequence of positive integers."""
   values = _get(config, field)
-  if isinstance(values, int):
-    values = (values,)
-  values = tuple(values)
+  values = tuple(values) if isinstance(values, (tuple, list)) else (values,)
   if not values or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in values):
     raise ConfigError(f"config.{field}={values!r} must be a non-empty list of positive integers")
   return values
