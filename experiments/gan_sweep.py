@@ -7,11 +7,13 @@ samples.png and curves.png.
 
 import csv
 import io
+from pathlib import Path
 
 import jax
 import ml_collections
 import numpy as np
 from absl import logging
+from matplotlib.figure import Figure
 
 from experiments import plots, workdir as workdir_lib
 from gan_theory import distributions, gan, metrics, sweep
@@ -76,7 +78,7 @@ def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) ->
   return "\n".join(lines + ["", timing, ""])
 
 
-def _write_figure(path, figure) -> None:
+def _write_figure(path: Path, figure: Figure) -> None:
   workdir_lib.write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=110))
 
 

@@ -127,6 +127,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"config.mmd_samples={config.mmd_samples} must not exceed"
         f" config.eval_samples={config.eval_samples}"
     )
+  if config.first_seed + config.num_seeds > 2**32:
+    raise ConfigError(
+        f"config.first_seed + config.num_seeds = {config.first_seed + config.num_seeds}"
+        " must not exceed 2**32 (seeds are uint32)"
+    )
   if config.num_steps % config.eval_every:
     raise ConfigError(
         f"config.eval_every={config.eval_every} must divide"
@@ -148,7 +153,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(f"config.{target} is not valid for target {target!r}: {error}") from None
 
 
-def _optimizer(config: ml_collections.ConfigDict, learning_rate: float):
+def _optimizer(
+    config: ml_collections.ConfigDict, learning_rate: float
+) -> optax.GradientTransformation:
   if config.optimizer.name == "adam":
     return optax.adam(learning_rate, b1=config.optimizer.b1, b2=config.optimizer.b2)
   return optax.sgd(learning_rate)

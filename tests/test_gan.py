@@ -132,6 +132,7 @@ BAD_CONFIGS = [
     ("latent_dim", 0, "config.latent_dim"),
     ("eval_every", 7, "config.eval_every=7 must divide config.num_steps=20"),
     ("first_seed", -1, "config.first_seed"),
+    ("first_seed", 2**32 - 1, "must not exceed 2**32 (seeds are uint32)"),
     ("vmap_size", -2, "config.vmap_size=-2 must be a non-negative integer"),
     ("eval_samples", 1, "config.eval_samples"),
     ("mmd_samples", 500, "config.mmd_samples=500 must not exceed"),
