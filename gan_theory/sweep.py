@@ -5,10 +5,13 @@ progress and pull the metrics once per period; each period is a single call of o
 compiled program over every run. Chunking does not change the numbers: every draw of a
 run is a function of its key and step.
 
-Inside the program, runs are vmapped in groups of ``vmap_size`` and the groups follow
-one another (``lax.map``). On a CPU, groups of 8 keep a step's working set in cache and
-run about 1.6 times faster than one vmap of 64 runs; on an accelerator, one group of
-all runs fills the device.
+The run axis is sharded over every device with ``shard_map`` on a one-axis mesh named
+``runs``: runs never communicate, so each device trains its own runs. On each device,
+runs are vmapped in groups of ``vmap_size`` and the groups follow one another
+(``lax.map``). On a CPU, groups of 8 keep a step's working set in cache and run about
+1.5 times faster than one vmap of 64 runs; on an accelerator, one group of all its runs
+fills the device. Runs are padded to whole groups on every device with copies of the
+last run, which the results drop.
 """
 
 import time
@@ -16,15 +19,25 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
 
 from gan_theory.gan import EvalMetrics, RunState, make_trainer
 
-__all__ = ["Progress", "SweepResult", "group_size", "run_sweep", "sweep_runs", "vmap_in_groups"]
+__all__ = [
+    "Layout",
+    "Progress",
+    "SweepResult",
+    "group_size",
+    "layout",
+    "run_sweep",
+    "sweep_runs",
+    "vmap_in_groups",
+]
 
 CPU_VMAP_SIZE = 8
+RUNS = "runs"  # The mesh axis that the runs are sharded over.
 
 
 class SweepResult(NamedTuple):
@@ -106,6 +119,32 @@ def vmap_in_groups(function: Callable, size: int) -> Callable:
   return batched
 
 
+class Layout(NamedTuple):
+  """Where the runs of a sweep go.
+
+  Attributes:
+    mesh: a one-axis mesh, named ``runs``, over every device.
+    group_size: runs vmapped together on a device.
+    padded_runs: runs after padding, a multiple of ``devices x group_size``.
+  """
+
+  mesh: jax.sharding.Mesh
+  group_size: int
+  padded_runs: int
+
+
+def layout(num_runs: int, vmap_size: int) -> Layout:
+  """Spreads ``num_runs`` runs over all devices in vmap groups; see :func:`group_size`."""
+  num_devices = jax.device_count()
+  per_device = -(-num_runs // num_devices)
+  size = group_size(vmap_size, per_device)
+  per_device = -(-per_device // size) * size
+  # Auto axes: shard_map places the runs explicitly, and host-side slicing (dropping the
+  # padding) may then take any layout.
+  mesh = jax.make_mesh((num_devices,), (RUNS,), axis_types=(jax.sharding.AxisType.Auto,))
+  return Layout(mesh=mesh, group_size=size, padded_runs=per_device * num_devices)
+
+
 def run_sweep(
     config: ml_collections.ConfigDict,
     num_samples: int = 1000,
@@ -127,46 +166,54 @@ def run_sweep(
   trainer = make_trainer(config)
   objective_index, seeds = sweep_runs(config)
   num_runs = len(seeds)
-  size = group_size(config.vmap_size, num_runs)
-  # Pad the runs to whole groups with copies of the last run; results drop them.
-  padded = -(-num_runs // size) * size
+  mesh, size, padded = layout(num_runs, config.vmap_size)
   keep = np.minimum(np.arange(padded), num_runs - 1)
-  keys = jax.vmap(jax.random.key)(jnp.asarray(seeds[keep], jnp.uint32))
+  on_runs = NamedSharding(mesh, PartitionSpec(RUNS))
 
   def compiled(function, *args, **jit_kwargs):
-    return jax.jit(vmap_in_groups(function, size), **jit_kwargs).lower(*args).compile()
+    sharded = jax.shard_map(
+        vmap_in_groups(function, size), mesh=mesh, in_specs=PartitionSpec(RUNS),
+        out_specs=PartitionSpec(RUNS),
+    )
+    return jax.jit(sharded, **jit_kwargs).lower(*args).compile()
 
-  start = time.perf_counter()
-  state = compiled(trainer.init, keys, objective_index[keep])(keys, objective_index[keep])
-  train_period = compiled(trainer.train_period, state, donate_argnums=0)
-  history = [jax.device_get(compiled(trainer.evaluate, state)(state))]
-  compile_seconds = time.perf_counter() - start
+  def init(seed, objective):
+    return trainer.init(jax.random.key(seed), objective)
 
-  start = time.perf_counter()
-  for period in range(trainer.num_periods):
-    state, metrics = train_period(state)
-    history.append(jax.device_get(metrics))  # Also waits for the period to finish.
-    if on_progress is not None:
-      on_progress(
-          Progress(
-              steps_done=(period + 1) * config.eval_every,
-              num_steps=config.num_steps,
-              num_runs=num_runs,
-              compile_seconds=compile_seconds,
-              train_seconds=time.perf_counter() - start,
-          )
-      )
-  train_seconds = time.perf_counter() - start
+  with jax.set_mesh(mesh):
+    start = time.perf_counter()
+    inputs = jax.device_put(
+        (seeds[keep].astype(np.uint32), objective_index[keep]), on_runs
+    )
+    state = compiled(init, *inputs)(*inputs)
+    train_period = compiled(trainer.train_period, state, donate_argnums=0)
+    history = [jax.device_get(compiled(trainer.evaluate, state)(state))]
+    compile_seconds = time.perf_counter() - start
 
-  sample = lambda run_state: trainer.sample(run_state, num_samples)
-  samples = compiled(sample, state)(state)
+    start = time.perf_counter()
+    for period in range(trainer.num_periods):
+      state, metrics = train_period(state)
+      history.append(jax.device_get(metrics))  # Also waits for the period to finish.
+      if on_progress is not None:
+        on_progress(
+            Progress(
+                steps_done=(period + 1) * config.eval_every,
+                num_steps=config.num_steps,
+                num_runs=num_runs,
+                compile_seconds=compile_seconds,
+                train_seconds=time.perf_counter() - start,
+            )
+        )
+    train_seconds = time.perf_counter() - start
+
+    samples = compiled(lambda run_state: trainer.sample(run_state, num_samples), state)(state)
   return SweepResult(
       objectives=tuple(config.objectives[i] for i in objective_index),
       seeds=seeds,
       steps=config.eval_every * np.arange(trainer.num_periods + 1),
       metrics=jax.tree.map(lambda *evals: np.stack(evals, axis=1)[:num_runs], *history),
       final_state=jax.tree.map(lambda x: x[:num_runs], state),
-      samples=np.asarray(samples[:num_runs]),
+      samples=np.asarray(samples)[:num_runs],
       compile_seconds=compile_seconds,
       train_seconds=train_seconds,
   )

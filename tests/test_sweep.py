@@ -1,6 +1,10 @@
 """Tests for gan_theory.sweep: many runs in one program, each as if it ran alone."""
 
 import functools
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import chex
 import jax
@@ -10,9 +14,12 @@ from absl.testing import absltest
 from gan_theory import gan, sweep
 from tests.tiny import tiny_config
 
-# A run inside the vmapped, chunked sweep and the same run through make_train are
-# different XLA programs (batched vs single matmuls), so they agree to float32
-# rounding, about 1e-7 after 20 steps here, not bit for bit; 1e-5 leaves room.
+ROOT = Path(__file__).resolve().parents[1]
+
+# A run inside the vmapped, chunked sweep and the same run through make_train, or the
+# same sweep on 8 devices and on 1, are different XLA programs (other matmul kernels and
+# fusions), so they agree to float32 rounding, about 1e-7 after 20 steps here, not bit
+# for bit; 1e-5 leaves room.
 RTOL, ATOL = 1e-5, 1e-6
 
 
@@ -115,6 +122,43 @@ class RunSweepTest(chex.TestCase):
     sweep.run_sweep(tiny_config(num_seeds=1), num_samples=2, on_progress=reports.append)
     self.assertEqual([r.steps_done for r in reports], [10, 20])
     self.assertTrue(all(r.num_runs == 3 and r.num_steps == 20 for r in reports))
+
+
+class DeviceMeshTest(chex.TestCase):
+
+  def test_eight_devices_equal_one(self):
+    # JAX fixes its device count at start-up, so the 8-device sweep runs in a process of
+    # its own; 9 runs over 8 devices in groups of 2 pad to 16, and the padding must vanish.
+    out = Path(self.create_tempdir().full_path) / "eight.npz"
+    script = textwrap.dedent(f"""
+        import jax
+        jax.config.update("jax_num_cpu_devices", 8)
+        import numpy as np
+        from gan_theory import sweep
+        from tests.tiny import tiny_config
+        assert jax.device_count() == 8
+        assert sweep.layout(9, 2).padded_runs == 16
+        result = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50)
+        np.savez({str(out)!r}, samples=result.samples, **result.metrics._asdict())
+    """)
+    process = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    self.assertEqual(process.returncode, 0, process.stderr[-3000:])
+    one = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50)
+    eight = np.load(out)
+    chex.assert_trees_all_close(
+        {"samples": eight["samples"], **{k: eight[k] for k in one.metrics._fields}},
+        {"samples": one.samples, **one.metrics._asdict()},
+        rtol=RTOL, atol=ATOL,
+    )
+
+  def test_layout(self):
+    mesh, size, padded = sweep.layout(9, 2)
+    self.assertEqual(mesh.axis_names, (sweep.RUNS,))
+    self.assertEqual(mesh.size, jax.device_count())
+    self.assertEqual(padded % (mesh.size * size), 0)
+    self.assertGreaterEqual(padded, 9)
 
 
 if __name__ == "__main__":
