@@ -27,8 +27,9 @@ def _log_progress(progress: sweep.Progress) -> None:
   rate = run_steps / max(progress.train_seconds, 1e-9)
   left = (progress.num_steps - progress.steps_done) * progress.num_runs / rate
   logging.info(
-      "step %d/%d, %d runs, %.0f run-steps/s, %.0f s left",
-      progress.steps_done, progress.num_steps, progress.num_runs, rate, left,
+      "step %d/%d, %d runs (%d diverged), %.0f run-steps/s, %.0f s left",
+      progress.steps_done, progress.num_steps, progress.num_runs, progress.num_diverged, rate,
+      left,
   )
 
 
@@ -36,11 +37,14 @@ def _results_csv(result: sweep.SweepResult) -> str:
   names = list(gan.EvalMetrics._fields)
   buffer = io.StringIO()
   writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(["objective", "seed", "step", *names])
+  writer.writerow(["objective", "seed", "step", "diverged_step", *names])
   for run, (objective, seed) in enumerate(zip(result.objectives, result.seeds)):
+    diverged_step = int(result.diverged_step[run])
+    diverged = str(diverged_step) if diverged_step >= 0 else ""
     for evaluation, step in enumerate(result.steps):
       values = [getattr(result.metrics, name)[run, evaluation] for name in names]
-      writer.writerow([objective, int(seed), int(step), *(f"{v:.9g}" for v in values)])
+      cells = ("" if np.isnan(v) else f"{v:.9g}" for v in values)  # Blank after divergence.
+      writer.writerow([objective, int(seed), int(step), diverged, *cells])
   return buffer.getvalue()
 
 
@@ -51,12 +55,13 @@ def _per_objective(result: sweep.SweepResult, values: np.ndarray) -> dict[str, n
 
 def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> str:
   names = gan.EvalMetrics._fields
-  header = ["objective", "seeds", *names]
+  header = ["objective", "seeds", "diverged", *names]
   lines = [
       f"# {config.target}: final metrics at step {config.num_steps}",
       "",
       f"Mean ± standard error over seeds {config.first_seed}..{config.first_seed + config.num_seeds - 1}"
-      f" (the same seeds, hence the same initial parameters and draws, for every objective).",
+      f" (the same seeds, hence the same initial parameters and draws, for every objective);"
+      " diverged runs are counted and left out of the means.",
       "high_quality is a percentage; mmd2 uses bandwidth"
       f" {config.mmd_bandwidth} on {config.mmd_samples} samples a side.",
       "",
@@ -64,8 +69,9 @@ def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) ->
       "|" + "---|" * len(header),
   ]
   columns = {name: _per_objective(result, getattr(result.metrics, name)[:, -1]) for name in names}
+  diverged = _per_objective(result, result.diverged_step >= 0)
   for objective in config.objectives:
-    cells = [objective, str(config.num_seeds)]
+    cells = [objective, str(config.num_seeds), str(int(np.sum(diverged[objective])))]
     for name in names:
       mean, stderr = metrics.mean_and_stderr(columns[name][objective])
       cells.append(f"{float(mean):.4g} ± {float(stderr):.2g}")

@@ -48,6 +48,8 @@ class RunState:
     discriminator_params: flax params of the discriminator.
     generator_opt_state: optax state of the generator's optimizer.
     discriminator_opt_state: optax state of the discriminator's optimizer.
+    diverged_step: the first step whose losses or updated parameters were not all
+      finite, or -1 while the run is finite.
   """
 
   step: jax.Array
@@ -57,10 +59,13 @@ class RunState:
   discriminator_params: Any
   generator_opt_state: optax.OptState
   discriminator_opt_state: optax.OptState
+  diverged_step: jax.Array
 
 
 class EvalMetrics(NamedTuple):
   """Metrics of one evaluation, on ``config.eval_samples`` generator samples.
+
+  Every metric of a run is NaN from the evaluation after it diverged on.
 
   Attributes:
     modes: modes captured (VEEGAN protocol, :func:`gan_theory.metrics.mode_statistics`).
@@ -210,6 +215,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         discriminator_params=discriminator_params,
         generator_opt_state=generator_optimizer.init(generator_params),
         discriminator_opt_state=discriminator_optimizer.init(discriminator_params),
+        diverged_step=jnp.full((), -1, jnp.int32),
     )
 
   def train_step(state):
@@ -225,7 +231,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
           discriminator.apply(params, real), discriminator.apply(params, fake)
       )
 
-    grads = jax.grad(discriminator_cost)(state.discriminator_params)
+    discriminator_loss, grads = jax.value_and_grad(discriminator_cost)(state.discriminator_params)
     updates, discriminator_opt_state = discriminator_optimizer.update(
         grads, state.discriminator_opt_state, state.discriminator_params
     )
@@ -233,15 +239,26 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
 
     # Generator: one step on its objective, against the updated discriminator.
     latents = jax.random.normal(generator_latent_key, (batch_size, latent_dim))
-    grads = jax.grad(generator_cost, argnums=1)(
+    generator_loss, grads = jax.value_and_grad(generator_cost, argnums=1)(
         state.objective, state.generator_params, discriminator_params, latents
     )
     updates, generator_opt_state = generator_optimizer.update(
         grads, state.generator_opt_state, state.generator_params
     )
     generator_params = optax.apply_updates(state.generator_params, updates)
+
+    finite = jnp.all(
+        jnp.stack([
+            jnp.isfinite(discriminator_loss),
+            jnp.isfinite(generator_loss),
+            *(jnp.all(jnp.isfinite(leaf))
+              for leaf in jax.tree.leaves((generator_params, discriminator_params))),
+        ])
+    )
+    first_divergence = (state.diverged_step < 0) & ~finite
     return state.replace(
         step=state.step + 1,
+        diverged_step=jnp.where(first_divergence, state.step + 1, state.diverged_step),
         generator_params=generator_params,
         discriminator_params=discriminator_params,
         generator_opt_state=generator_opt_state,
@@ -260,8 +277,8 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         state.objective, state.generator_params, state.discriminator_params, latents
     )
     modes = mode_statistics(fake, target.modes, target.std)
-    return EvalMetrics(
-        modes=modes.modes.astype(jnp.float32),
+    metrics = EvalMetrics(
+        modes=modes.modes,
         high_quality=modes.high_quality,
         mode_kl=modes.mode_kl,
         mmd2=two_sample.mmd2_unbiased(
@@ -272,6 +289,9 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         generator_loss=generator_loss,
         generator_grad_norm=optax.tree.norm(grads),
     )
+    # A diverged run's numbers mean nothing; NaN keeps them out of every mean.
+    diverged = state.diverged_step >= 0
+    return jax.tree.map(lambda m: jnp.where(diverged, jnp.nan, m.astype(jnp.float32)), metrics)
 
   def train_period(state):
     state, _ = jax.lax.scan(lambda s, _: (train_step(s), None), state, length=config.eval_every)

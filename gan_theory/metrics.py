@@ -60,11 +60,11 @@ def mode_statistics(
 def mean_and_stderr(values: jax.Array, axis: int = 0) -> tuple[jax.Array, jax.Array]:
   """The mean of ``values`` along ``axis`` and its standard error, ``std / sqrt(n)``.
 
-  The standard deviation uses ``n - 1`` degrees of freedom, so the standard error of
-  a single value is NaN: one seed says nothing about the spread.
+  NaNs (the metrics of diverged runs) are left out, so ``n`` counts the other values.
+  The standard deviation uses ``n - 1`` degrees of freedom, so the standard error of a
+  single value is NaN: one seed says nothing about the spread.
   """
-  n = values.shape[axis]
-  stderr = jnp.std(values, axis=axis, ddof=1) / math.sqrt(n) if n > 1 else jnp.full_like(
-      jnp.mean(values, axis=axis), jnp.nan
-  )
-  return jnp.mean(values, axis=axis), stderr
+  n = jnp.sum(~jnp.isnan(values), axis=axis)
+  mean = jnp.nanmean(values, axis=axis)
+  stderr = jnp.nanstd(values, axis=axis, ddof=1) / jnp.sqrt(n)
+  return mean, jnp.where(n > 1, stderr, jnp.nan)

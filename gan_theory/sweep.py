@@ -47,7 +47,9 @@ class SweepResult(NamedTuple):
     objectives: the objective name of each run.
     seeds: ``[runs]`` the seed of each run.
     steps: ``[evals]`` the training step of each evaluation.
-    metrics: :class:`EvalMetrics` of numpy arrays ``[runs, evals]``.
+    metrics: :class:`EvalMetrics` of numpy arrays ``[runs, evals]``; NaN from a run's
+      first evaluation after it diverged.
+    diverged_step: ``[runs]`` the step at which each run diverged, -1 if it did not.
     final_state: the stacked final :class:`RunState` of every run, on device.
     samples: ``[runs, num_samples, d]`` generator samples of the final state.
     compile_seconds: time spent compiling the training program.
@@ -58,6 +60,7 @@ class SweepResult(NamedTuple):
   seeds: np.ndarray
   steps: np.ndarray
   metrics: EvalMetrics
+  diverged_step: np.ndarray
   final_state: RunState
   samples: np.ndarray
   compile_seconds: float
@@ -70,6 +73,7 @@ class Progress(NamedTuple):
   steps_done: int
   num_steps: int
   num_runs: int
+  num_diverged: int
   compile_seconds: float
   train_seconds: float
 
@@ -193,13 +197,15 @@ def run_sweep(
     start = time.perf_counter()
     for period in range(trainer.num_periods):
       state, metrics = train_period(state)
-      history.append(jax.device_get(metrics))  # Also waits for the period to finish.
+      metrics = jax.device_get(metrics)  # Also waits for the period to finish.
+      history.append(metrics)
       if on_progress is not None:
         on_progress(
             Progress(
                 steps_done=(period + 1) * config.eval_every,
                 num_steps=config.num_steps,
                 num_runs=num_runs,
+                num_diverged=int(np.sum(np.isnan(metrics.generator_loss[:num_runs]))),
                 compile_seconds=compile_seconds,
                 train_seconds=time.perf_counter() - start,
             )
@@ -212,6 +218,7 @@ def run_sweep(
       seeds=seeds,
       steps=config.eval_every * np.arange(trainer.num_periods + 1),
       metrics=jax.tree.map(lambda *evals: np.stack(evals, axis=1)[:num_runs], *history),
+      diverged_step=np.asarray(state.diverged_step)[:num_runs],
       final_state=jax.tree.map(lambda x: x[:num_runs], state),
       samples=np.asarray(samples)[:num_runs],
       compile_seconds=compile_seconds,

@@ -27,6 +27,7 @@ class TrainTest(chex.TestCase):
     config = tiny_config()
     state, metrics = _tiny_train()(jax.random.key(0), 1)
     self.assertEqual(int(state.step), config.num_steps)
+    self.assertEqual(int(state.diverged_step), -1)
     self.assertEqual(metrics._fields, gan.EvalMetrics._fields)
     num_evals = config.num_steps // config.eval_every + 1
     chex.assert_tree_shape_prefix(metrics, (num_evals,))
@@ -103,6 +104,19 @@ class TrainTest(chex.TestCase):
     config = tiny_config(num_steps=100, eval_every=50, **{"discriminator.learning_rate": 0.1})
     state, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), 2)
     chex.assert_tree_all_finite((state.generator_params, metrics.generator_grad_norm))
+
+  def test_divergence_is_marked_with_its_step(self):
+    # Plain gradient descent with a step of 1e30 overflows the parameters at once.
+    config = tiny_config(**{"optimizer.name": "sgd", "generator.learning_rate": 1e30,
+                            "discriminator.learning_rate": 1e30})
+    train = jax.jit(gan.make_train(config))
+    for objective in range(len(OBJECTIVES)):
+      state, metrics = train(jax.random.key(0), objective)
+      diverged_step = int(state.diverged_step)
+      self.assertBetween(diverged_step, 1, config.eval_every)
+      chex.assert_tree_all_finite(jax.tree.map(lambda m: m[0], metrics))  # Step 0.
+      for name, values in metrics._asdict().items():
+        self.assertTrue(np.all(np.isnan(values[1:])), name)
 
   def test_sample(self):
     trainer = gan.make_trainer(tiny_config())

@@ -10,6 +10,7 @@ from pathlib import Path
 from absl.testing import absltest, parameterized
 
 from experiments import gan_sweep
+from tests.tiny import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = (
@@ -52,7 +53,8 @@ class LauncherTest(absltest.TestCase):
     with open(workdir / "results.csv") as f:
       rows = list(csv.DictReader(f))
     self.assertEqual(len(rows), 2 * 2 * 3)  # objectives x seeds x evaluations
-    self.assertEqual(list(rows[0])[:5], ["objective", "seed", "step", "modes", "high_quality"])
+    self.assertEqual(list(rows[0])[:5], ["objective", "seed", "step", "diverged_step", "modes"])
+    self.assertEqual({r["diverged_step"] for r in rows}, {""})
     self.assertEqual({(r["objective"], r["seed"], r["step"]) for r in rows},
                      {(o, s, t) for o in ("minimax", "maximum_likelihood")
                       for s in ("0", "1") for t in ("0", "10", "20")})
@@ -78,6 +80,26 @@ class LauncherTest(absltest.TestCase):
     process = launch(f"--workdir={workdir}", *TINY, "--overwrite", "--config.target=grid")
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
     self.assertEqual(json.loads((workdir / "config.json").read_text())["target"], "grid")
+
+
+class DivergedRunsTest(absltest.TestCase):
+
+  def test_diverged_runs_are_blank_counted_and_left_out(self):
+    workdir = Path(self.create_tempdir().full_path)
+    config = tiny_config(
+        objectives=("minimax",),
+        **{"optimizer.name": "sgd", "generator.learning_rate": 1e30,
+           "discriminator.learning_rate": 1e30},
+    )
+    gan_sweep.run(config, str(workdir))
+    with open(workdir / "results.csv") as f:
+      rows = list(csv.DictReader(f))
+    for row in rows:
+      self.assertNotEqual(row["diverged_step"], "")
+      blank = row["step"] != "0"
+      self.assertEqual(row["modes"] == "", blank)
+      self.assertEqual(row["mmd2"] == "", blank)
+    self.assertIn("| minimax | 2 | 2 | nan ± nan |", (workdir / "summary.md").read_text())
 
 
 class BadInputTest(parameterized.TestCase):

@@ -145,6 +145,16 @@ class MeanAndStderrTest(parameterized.TestCase):
     expected = np.std(values, axis=axis, ddof=1) / math.sqrt(n)
     np.testing.assert_allclose(stderr, expected, rtol=1e-5)
 
+  def test_nan_values_are_left_out(self):
+    values = jnp.array([[1.0, jnp.nan], [3.0, 2.0], [jnp.nan, 4.0], [5.0, jnp.nan]])
+    mean, stderr = metrics.mean_and_stderr(values)
+    np.testing.assert_allclose(mean, [3.0, 3.0])
+    np.testing.assert_allclose(stderr, [np.std([1, 3, 5], ddof=1) / np.sqrt(3),
+                                        np.std([2, 4], ddof=1) / np.sqrt(2)], rtol=1e-6)
+    mean, stderr = metrics.mean_and_stderr(jnp.array([jnp.nan, 2.0]))
+    self.assertEqual(float(mean), 2.0)
+    self.assertTrue(np.isnan(stderr))
+
   def test_single_value_has_nan_stderr(self):
     mean, stderr = metrics.mean_and_stderr(jnp.array([2.5]))
     np.testing.assert_allclose(mean, 2.5)

@@ -58,6 +58,35 @@ class VmapInGroupsTest(chex.TestCase):
     self.assertEqual(sweep.group_size(0, 64), automatic)
 
 
+class DivergenceIsolationTest(chex.TestCase):
+
+  def test_a_diverged_run_leaves_the_others_bit_identical(self):
+    # The same program on the same shapes, once with run 1 poisoned by a NaN: every
+    # other run must come out bit for bit the same, and run 1 must be marked at step 1.
+    trainer = gan.make_trainer(tiny_config())
+    seeds = jax.numpy.arange(4, dtype=jax.numpy.uint32)
+    states = jax.vmap(trainer.init)(jax.vmap(jax.random.key)(seeds), seeds % 3)
+    poisoned = states.replace(
+        generator_params=jax.tree.map(
+            lambda p: p.at[1].set(jax.numpy.nan), states.generator_params
+        )
+    )
+    train_period = jax.jit(sweep.vmap_in_groups(trainer.train_period, 4))
+    clean_state, clean_metrics = train_period(states)
+    bad_state, bad_metrics = train_period(poisoned)
+    np.testing.assert_array_equal(bad_state.diverged_step, [-1, 1, -1, -1])
+    self.assertTrue(all(np.isnan(m[1]) for m in bad_metrics))
+    others = np.array([0, 2, 3])
+    chex.assert_trees_all_equal(
+        jax.tree.map(lambda m: m[others], bad_metrics),
+        jax.tree.map(lambda m: m[others], clean_metrics),
+    )
+    chex.assert_trees_all_equal(
+        jax.tree.map(lambda p: p[others], bad_state.generator_params),
+        jax.tree.map(lambda p: p[others], clean_state.generator_params),
+    )
+
+
 class RunSweepTest(chex.TestCase):
 
   def test_shapes(self):
@@ -71,6 +100,7 @@ class RunSweepTest(chex.TestCase):
     chex.assert_shape(result.samples, (num_runs, 50, 2))
     chex.assert_tree_all_finite(result.metrics)
     np.testing.assert_array_equal(result.final_state.step, [config.num_steps] * num_runs)
+    np.testing.assert_array_equal(result.diverged_step, [-1] * num_runs)
 
   def test_each_run_equals_the_run_alone(self):
     result = _full_sweep()
