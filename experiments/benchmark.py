@@ -4,11 +4,12 @@
 
 Prints, in one run on one machine: the f32 matmul peak (a large jitted matmul); XLA's
 FLOP count of one training step and one evaluation; for each number of runs, the
-compile time of the sweep's period program (runs vmapped in groups, as the sweep runs
-them), run-steps per second and the achieved FLOP/s as a fraction of the peak; the
-speed-up over a Python loop that calls a jitted single step; and, for comparison, the
-run-steps per second of one vmap over all runs. Every ratio is to a baseline measured
-in the same process. Each period ends with an evaluation, as in a sweep.
+compile time of the sweep's own period program (sharded over the devices, runs vmapped
+in groups), run-steps per second, the achieved FLOP/s as a fraction of the peak, the
+speed-up over a Python loop that calls a jitted single step, the device memory per run
+from XLA's memory analysis, and, for comparison, the run-steps per second of one vmap
+over all runs. Every ratio is to a baseline measured in the same process. Each period
+ends with an evaluation, as in a sweep.
 """
 
 import os
@@ -19,6 +20,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 from absl import app, flags
+from jax.sharding import NamedSharding, PartitionSpec
 
 from experiments.configs import ring
 from gan_theory import gan, sweep
@@ -29,6 +31,9 @@ _STEPS_PER_CALL = flags.DEFINE_integer(
 )
 _MIN_SECONDS = flags.DEFINE_float("min_seconds", 3.0, "Time each measurement at least this long.")
 _MATMUL_SIZE = flags.DEFINE_integer("matmul_size", 2048, "Side of the square peak-matmul.")
+_ONE_VMAP_UP_TO = flags.DEFINE_integer(
+    "one_vmap_up_to", 64, "Time one vmap over all runs only up to this many runs."
+)
 
 
 def _flops(function: Callable, *args) -> float:
@@ -52,6 +57,12 @@ def _matmul_peak(size: int, min_seconds: float) -> float:
   matmul = jax.jit(jnp.matmul)
   seconds, _ = _time(lambda: matmul(a, b), min_seconds)
   return 2.0 * size**3 / seconds
+
+
+def _memory_bytes(compiled) -> float:
+  analysis = compiled.memory_analysis()
+  return float(analysis.argument_size_in_bytes + analysis.output_size_in_bytes
+               + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
 
 
 def _machine() -> str:
@@ -106,23 +117,30 @@ def main(argv: list[str]) -> None:
   print(f"baseline, Python loop over a jitted step (1 run): {loop_rate:.0f} steps/s,"
         f" {loop_rate * step_flops / peak:.1%} of peak")
   print()
-  print("| runs | vmap group | compile s | run-steps/s | GFLOP/s | of matmul peak |"
-        " speed-up over loop | one vmap of all runs: run-steps/s |")
-  print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+  print("| runs | devices x vmap group | compile s | run-steps/s | GFLOP/s | of matmul peak |"
+        " speed-up over loop | device MiB per run | one vmap of all runs: run-steps/s |")
+  print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for num_runs in map(int, _RUNS.value):
-    batch = states(num_runs)
-    size = sweep.group_size(0, num_runs)
-    start = time.perf_counter()
-    period = jax.jit(sweep.vmap_in_groups(trainer.train_period, size)).lower(batch).compile()
-    compile_seconds = time.perf_counter() - start
-    seconds, _ = _time(lambda: period(batch), min_seconds)
-    run_steps = num_runs * _STEPS_PER_CALL.value / seconds
-    flops = num_runs * period_flops / seconds
-    one_vmap = jax.jit(jax.vmap(trainer.train_period))
-    one_vmap_seconds, _ = _time(lambda: one_vmap(batch), min_seconds)
-    print(f"| {num_runs} | {size} | {compile_seconds:.1f} | {run_steps:.0f} | {flops / 1e9:.1f} |"
-          f" {flops / peak:.1%} | {run_steps / loop_rate:.2f}x |"
-          f" {num_runs * _STEPS_PER_CALL.value / one_vmap_seconds:.0f} |")
+    where = sweep.layout(num_runs, vmap_size=0)
+    batch = jax.device_put(
+        states(where.padded_runs), NamedSharding(where.mesh, PartitionSpec(sweep.RUNS))
+    )
+    with jax.set_mesh(where.mesh):
+      start = time.perf_counter()
+      period = jax.jit(sweep.shard_runs(trainer.train_period, where)).lower(batch).compile()
+      compile_seconds = time.perf_counter() - start
+      seconds, _ = _time(lambda: period(batch), min_seconds)
+    run_steps = num_runs * _STEPS_PER_CALL.value / seconds  # Padding runs do no work for you,
+    flops = where.padded_runs * period_flops / seconds  # but they do compute.
+    one_vmap = "-"
+    if num_runs <= _ONE_VMAP_UP_TO.value and where.mesh.size == 1:
+      single = jax.jit(jax.vmap(trainer.train_period))
+      one_vmap_seconds, _ = _time(lambda: single(batch), min_seconds)
+      one_vmap = f"{num_runs * _STEPS_PER_CALL.value / one_vmap_seconds:.0f}"
+    print(f"| {num_runs} | {where.mesh.size} x {where.group_size} | {compile_seconds:.1f} |"
+          f" {run_steps:.0f} | {flops / 1e9:.1f} | {flops / peak:.1%} |"
+          f" {run_steps / loop_rate:.2f}x | {_memory_bytes(period) / where.padded_runs / 2**20:.2f} |"
+          f" {one_vmap} |")
 
 
 if __name__ == "__main__":

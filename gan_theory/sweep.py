@@ -32,6 +32,7 @@ __all__ = [
     "group_size",
     "layout",
     "run_sweep",
+    "shard_runs",
     "sweep_runs",
     "vmap_in_groups",
 ]
@@ -149,6 +150,18 @@ def layout(num_runs: int, vmap_size: int) -> Layout:
   return Layout(mesh=mesh, group_size=size, padded_runs=per_device * num_devices)
 
 
+def shard_runs(function: Callable, where: Layout) -> Callable:
+  """``function`` of one run, mapped over the run axis as a sweep runs it.
+
+  The run axis, of length ``where.padded_runs``, is sharded over ``where.mesh``; each
+  device vmaps its runs in groups of ``where.group_size`` (:func:`vmap_in_groups`).
+  """
+  return jax.shard_map(
+      vmap_in_groups(function, where.group_size), mesh=where.mesh,
+      in_specs=PartitionSpec(RUNS), out_specs=PartitionSpec(RUNS),
+  )
+
+
 def run_sweep(
     config: ml_collections.ConfigDict,
     num_samples: int = 1000,
@@ -170,24 +183,20 @@ def run_sweep(
   trainer = make_trainer(config)
   objective_index, seeds = sweep_runs(config)
   num_runs = len(seeds)
-  mesh, size, padded = layout(num_runs, config.vmap_size)
-  keep = np.minimum(np.arange(padded), num_runs - 1)
-  on_runs = NamedSharding(mesh, PartitionSpec(RUNS))
+  where = layout(num_runs, config.vmap_size)
+  keep = np.minimum(np.arange(where.padded_runs), num_runs - 1)
 
   def compiled(function, *args, **jit_kwargs):
-    sharded = jax.shard_map(
-        vmap_in_groups(function, size), mesh=mesh, in_specs=PartitionSpec(RUNS),
-        out_specs=PartitionSpec(RUNS),
-    )
-    return jax.jit(sharded, **jit_kwargs).lower(*args).compile()
+    return jax.jit(shard_runs(function, where), **jit_kwargs).lower(*args).compile()
 
   def init(seed, objective):
     return trainer.init(jax.random.key(seed), objective)
 
-  with jax.set_mesh(mesh):
+  with jax.set_mesh(where.mesh):
     start = time.perf_counter()
     inputs = jax.device_put(
-        (seeds[keep].astype(np.uint32), objective_index[keep]), on_runs
+        (seeds[keep].astype(np.uint32), objective_index[keep]),
+        NamedSharding(where.mesh, PartitionSpec(RUNS)),
     )
     state = compiled(init, *inputs)(*inputs)
     train_period = compiled(trainer.train_period, state, donate_argnums=0)

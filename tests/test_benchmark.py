@@ -1,0 +1,27 @@
+"""Smoke test of the benchmark script: it runs and prints every figure (timings are not tested)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from absl.testing import absltest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class BenchmarkTest(absltest.TestCase):
+
+  def test_prints_every_figure(self):
+    process = subprocess.run(
+        [sys.executable, "-m", "experiments.benchmark", "--runs=1,3", "--steps_per_call=2",
+         "--min_seconds=0", "--matmul_size=128"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    self.assertEqual(process.returncode, 0, process.stderr[-3000:])
+    for figure in ("f32 matmul peak", "MFLOP per training step", "Python loop over a jitted step",
+                   "| 1 | 1 x 1 |", "| 3 | 1 x 3 |"):
+      self.assertIn(figure, process.stdout)
+
+
+if __name__ == "__main__":
+  absltest.main()
