@@ -192,10 +192,11 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   batch_size, latent_dim = config.batch_size, config.latent_dim
 
   def generator_cost(objective, generator_params, discriminator_params, latents):
-    fake_logits = discriminator.apply(
-        discriminator_params, generator.apply(generator_params, latents)
-    )
-    return objectives.generator_loss_by_index(objective_names, objective, fake_logits)
+    """The run's generator cost, with the samples and their logits as auxiliary output."""
+    fake = generator.apply(generator_params, latents)
+    fake_logits = discriminator.apply(discriminator_params, fake)
+    cost = objectives.generator_loss_by_index(objective_names, objective, fake_logits)
+    return cost, (fake, fake_logits)
 
   def generate(generator_params, key, num_samples):
     return generator.apply(generator_params, jax.random.normal(key, (num_samples, latent_dim)))
@@ -239,7 +240,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
 
     # Generator: one step on its objective, against the updated discriminator.
     latents = jax.random.normal(generator_latent_key, (batch_size, latent_dim))
-    generator_loss, grads = jax.value_and_grad(generator_cost, argnums=1)(
+    (generator_loss, _), grads = jax.value_and_grad(generator_cost, argnums=1, has_aux=True)(
         state.objective, state.generator_params, discriminator_params, latents
     )
     updates, generator_opt_state = generator_optimizer.update(
@@ -270,12 +271,10 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     latent_key, data_key = jax.random.split(jax.random.fold_in(state.key, _EVAL))
     latents = jax.random.normal(latent_key, (config.eval_samples, latent_dim))
     real = target.sample(data_key, config.eval_samples)
-    fake = generator.apply(state.generator_params, latents)
     real_logits = discriminator.apply(state.discriminator_params, real)
-    fake_logits = discriminator.apply(state.discriminator_params, fake)
-    generator_loss, grads = jax.value_and_grad(generator_cost, argnums=1)(
-        state.objective, state.generator_params, state.discriminator_params, latents
-    )
+    (generator_loss, (fake, fake_logits)), grads = jax.value_and_grad(
+        generator_cost, argnums=1, has_aux=True
+    )(state.objective, state.generator_params, state.discriminator_params, latents)
     modes = mode_statistics(fake, target.modes, target.std)
     metrics = EvalMetrics(
         modes=modes.modes,
