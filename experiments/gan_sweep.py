@@ -1,10 +1,12 @@
 """The GAN sweep: every generator objective over many seeds, compared paired.
 
-Writes to the workdir: config.json, results.csv (a row per objective, seed and
-evaluation step), summary.md (final metrics, mean ± standard error over seeds),
-samples.png and curves.png.
+Writes to the workdir: config.json (first, to claim it), checkpoints/ (snapshots of
+the sweep, to resume from), then results.csv (a row per objective, seed and evaluation
+step), summary.md (final metrics, mean ± standard error over seeds), samples.png and
+curves.png. On several processes, only process 0 writes.
 """
 
+import contextlib
 import csv
 import io
 from pathlib import Path
@@ -16,9 +18,11 @@ from absl import logging
 from matplotlib.figure import Figure
 
 from experiments import plots, workdir as workdir_lib
+from experiments.checkpoints import SweepCheckpoints
 from gan_theory import distributions, gan, metrics, sweep
 
-OUTPUTS = ("config.json", "results.csv", "summary.md", "samples.png", "curves.png")
+CHECKPOINTS = "checkpoints"
+OUTPUTS = ("config.json", CHECKPOINTS, "results.csv", "summary.md", "samples.png", "curves.png")
 _PLOTTED_SEEDS = 4
 
 
@@ -76,12 +80,16 @@ def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) ->
       mean, stderr = metrics.mean_and_stderr(columns[name][objective])
       cells.append(f"{float(mean):.4g} ± {float(stderr):.2g}")
     lines.append("| " + " | ".join(cells) + " |")
+  steps_run = config.num_steps - result.resumed_from_step
   timing = (
-      f"{len(result.seeds)} runs x {config.num_steps} steps in {result.train_seconds:.1f} s"
-      f" ({len(result.seeds) * config.num_steps / result.train_seconds:.0f} run-steps/s) after"
-      f" {result.compile_seconds:.1f} s of compilation, on {jax.devices()[0].platform}."
+      f"{len(result.seeds)} runs x {steps_run} steps in {result.train_seconds:.1f} s"
+      f" ({len(result.seeds) * steps_run / max(result.train_seconds, 1e-9):.0f} run-steps/s)"
+      f" after {result.compile_seconds:.1f} s of compilation, on {jax.device_count()}"
+      f" {jax.devices()[0].platform} device(s)"
   )
-  return "\n".join(lines + ["", timing, ""])
+  if result.resumed_from_step:
+    timing += f", resumed from the checkpoint at step {result.resumed_from_step}"
+  return "\n".join(lines + ["", timing + ".", ""])
 
 
 def _write_figure(path: Path, figure: Figure) -> None:
@@ -96,9 +104,15 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
     WorkdirError: if the workdir cannot take the results; nothing compiles.
   """
   gan.validate(config)
-  path = workdir_lib.claim(workdir, config, OUTPUTS, overwrite)
-
-  result = sweep.run_sweep(config, on_progress=_log_progress)
+  path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
+  with contextlib.ExitStack() as stack:
+    checkpointer = (
+        stack.enter_context(SweepCheckpoints(path / CHECKPOINTS))
+        if jax.process_index() == 0 else None
+    )
+    result = sweep.run_sweep(config, on_progress=_log_progress, checkpointer=checkpointer)
+  if jax.process_index() != 0:
+    return
 
   target = distributions.make_target(config.target, **config[config.target])
   data = np.asarray(target.sample(jax.random.key(config.first_seed), 2000))
@@ -115,8 +129,6 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       for name in gan.EvalMetrics._fields
   }
 
-  # config.json first: whatever else is present then belongs to this config.
-  workdir_lib.write_config(path, config)
   workdir_lib.write_text(path / "results.csv", _results_csv(result))
   workdir_lib.write_text(path / "summary.md", _summary_md(config, result))
   _write_figure(path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes)))

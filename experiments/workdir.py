@@ -2,14 +2,24 @@
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+import jax
 import ml_collections
+import numpy as np
+from jax.experimental import multihost_utils
 
-__all__ = ["WorkdirError", "claim", "write_atomic", "write_config", "write_text"]
+__all__ = [
+    "WorkdirError",
+    "claim",
+    "claim_on_process_0",
+    "write_atomic",
+    "write_text",
+]
 
 CONFIG_FILE = "config.json"
 
@@ -27,16 +37,18 @@ def claim(
     workdir: str | os.PathLike, config: ml_collections.ConfigDict, outputs: tuple[str, ...],
     overwrite: bool,
 ) -> Path:
-  """Makes ``workdir`` ready for the results of ``config``, or explains why it cannot.
+  """Makes ``workdir`` the home of ``config``'s results, or explains why it cannot be.
 
   A workdir is refused when it holds results of a different config (or results with
   no config.json to tell whose they are), unless ``overwrite`` is set, and when it
-  cannot be created or written.
+  cannot be created or written. Once claimed, it holds this config's config.json and
+  none of another config's outputs; this config's own outputs and checkpoints stay, so
+  that a run can resume.
 
   Args:
     workdir: the results directory.
     config: the resolved config of this run.
-    outputs: the file names this run writes.
+    outputs: the names of the files and directories this run writes.
     overwrite: replace the results of a different config.
 
   Returns:
@@ -52,25 +64,52 @@ def claim(
       pass
   except OSError as error:
     raise WorkdirError(f"--workdir={workdir} cannot be written: {error.strerror}") from None
-  if overwrite:
-    return path
   config_path = path / CONFIG_FILE
   if config_path.exists():
     try:
-      same = json.loads(config_path.read_text()) == _config_dict(config)
+      foreign = json.loads(config_path.read_text()) != _config_dict(config)
     except (OSError, ValueError):
-      same = False
-    if not same:
-      raise WorkdirError(
-          f"--workdir={workdir} holds results of a different config; pass --overwrite to"
-          " replace them, or choose another workdir"
-      )
-  elif any((path / name).exists() for name in outputs):
+      foreign = True
+    reason = "results of a different config"
+  else:
+    foreign = any((path / name).exists() for name in outputs)
+    reason = f"results without a {CONFIG_FILE}"
+  if foreign and not overwrite:
     raise WorkdirError(
-        f"--workdir={workdir} holds results without a {CONFIG_FILE}; pass --overwrite to"
-        " replace them, or choose another workdir"
+        f"--workdir={workdir} holds {reason}; pass --overwrite to replace them, or choose"
+        " another workdir"
     )
+  if foreign:
+    for name in outputs:
+      output = path / name
+      if output.is_dir():
+        shutil.rmtree(output)
+      else:
+        output.unlink(missing_ok=True)
+  _write_config(path, config)
   return path
+
+
+def claim_on_process_0(
+    workdir: str | os.PathLike, config: ml_collections.ConfigDict, outputs: tuple[str, ...],
+    overwrite: bool,
+) -> Path:
+  """:func:`claim` on process 0, the only one that writes; every process learns the outcome.
+
+  Raises:
+    WorkdirError: on every process, if process 0 could not claim ``workdir``.
+  """
+  error = None
+  if jax.process_index() == 0:
+    try:
+      claim(workdir, config, outputs, overwrite)
+    except WorkdirError as raised:
+      error = raised
+  if jax.process_count() > 1 and multihost_utils.broadcast_one_to_all(np.int32(error is not None)):
+    error = error or WorkdirError(f"--workdir={workdir} could not be claimed by process 0")
+  if error is not None:
+    raise error
+  return Path(workdir)
 
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
@@ -98,6 +137,6 @@ def write_text(path: Path, text: str) -> None:
   write_atomic(path, lambda f: f.write(text.encode()))
 
 
-def write_config(path: Path, config: ml_collections.ConfigDict) -> None:
+def _write_config(path: Path, config: ml_collections.ConfigDict) -> None:
   """Writes the resolved ``config`` as ``path/config.json``, atomically."""
   write_text(path / CONFIG_FILE, json.dumps(_config_dict(config), indent=2, sort_keys=True) + "\n")

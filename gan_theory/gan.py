@@ -142,6 +142,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f"config.eval_every={config.eval_every} must divide"
         f" config.num_steps={config.num_steps}"
     )
+  check_int(config, "checkpoint_every", minimum=0)  # 0: only at the end.
+  if config.checkpoint_every % config.eval_every:
+    raise ConfigError(
+        f"config.checkpoint_every={config.checkpoint_every} must be a multiple of"
+        f" config.eval_every={config.eval_every} (or 0: only at the end)"
+    )
   check_positive(config, "mmd_bandwidth")
   for network in ("generator", "discriminator"):
     check_positive_ints(config, f"{network}.hidden_sizes")

@@ -16,18 +16,21 @@ last run, which the results drop.
 
 import time
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import jax
 import ml_collections
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
 from gan_theory.gan import EvalMetrics, RunState, make_trainer
 
 __all__ = [
+    "Checkpointer",
     "Layout",
     "Progress",
+    "Snapshot",
     "SweepResult",
     "group_size",
     "layout",
@@ -51,10 +54,12 @@ class SweepResult(NamedTuple):
     metrics: :class:`EvalMetrics` of numpy arrays ``[runs, evals]``; NaN from a run's
       first evaluation after it diverged.
     diverged_step: ``[runs]`` the step at which each run diverged, -1 if it did not.
-    final_state: the stacked final :class:`RunState` of every run, on device.
+    final_state: the final :class:`RunState` of every run, numpy arrays ``[runs, ...]``,
+      its ``key`` as key data.
     samples: ``[runs, num_samples, d]`` generator samples of the final state.
-    compile_seconds: time spent compiling the training program.
+    compile_seconds: time spent compiling the training program (and restoring).
     train_seconds: time spent running it, after compilation.
+    resumed_from_step: the step of the snapshot the sweep resumed from, 0 if none.
   """
 
   objectives: tuple[str, ...]
@@ -66,6 +71,33 @@ class SweepResult(NamedTuple):
   samples: np.ndarray
   compile_seconds: float
   train_seconds: float
+  resumed_from_step: int
+
+
+class Snapshot(NamedTuple):
+  """A sweep's progress, on the host: what a checkpoint holds.
+
+  Attributes:
+    steps_done: training steps every run has taken.
+    state: the :class:`RunState` of every run as numpy arrays ``[runs, ...]``, its
+      ``key`` as key data (``jax.random.key_data``), without padding runs.
+    history: :class:`EvalMetrics` of numpy arrays ``[runs, num_periods + 1]``: the
+      evaluations so far, NaN for those still to come.
+  """
+
+  steps_done: int
+  state: RunState
+  history: EvalMetrics
+
+
+class Checkpointer(Protocol):
+  """Keeps a sweep's snapshots somewhere; :func:`run_sweep` calls it on process 0 only."""
+
+  def save(self, snapshot: Snapshot) -> None:
+    """Stores ``snapshot``."""
+
+  def restore(self, template: Snapshot) -> Snapshot | None:
+    """The latest intact snapshot with ``template``'s structure, or None if there is none."""
 
 
 class Progress(NamedTuple):
@@ -162,17 +194,63 @@ def shard_runs(function: Callable, where: Layout) -> Callable:
   )
 
 
+def _to_host(tree):
+  """Every process gets the global value of ``tree``'s sharded arrays as numpy arrays."""
+  return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def _to_device(tree, sharding: NamedSharding):
+  """Global arrays from numpy arrays that every process holds in full."""
+  return jax.tree.map(
+      lambda x: jax.make_array_from_callback(x.shape, sharding, lambda index: x[index]), tree
+  )
+
+
+def _record(history: EvalMetrics, column: int, metrics: EvalMetrics) -> None:
+  """Writes one evaluation of every run, padding runs dropped, into ``history``."""
+  for recorded, new in zip(history, metrics):
+    recorded[:, column] = new[: len(recorded)]
+
+
+def _save(checkpointer: Checkpointer, snapshot: Snapshot) -> None:
+  if jax.process_index() == 0:
+    checkpointer.save(snapshot)
+
+
+def _restore(checkpointer: Checkpointer | None, template: Snapshot) -> Snapshot | None:
+  """Process 0 reads the snapshot and broadcasts it, so only it needs the files."""
+  found = checkpointer.restore(template) if checkpointer and jax.process_index() == 0 else None
+  if jax.process_count() == 1:
+    return found
+  steps_done = int(multihost_utils.broadcast_one_to_all(np.int64(found.steps_done if found else -1)))
+  if steps_done < 0:
+    return None
+  arrays = multihost_utils.broadcast_one_to_all((found or template)[1:])
+  return Snapshot(steps_done, *arrays)
+
+
 def run_sweep(
     config: ml_collections.ConfigDict,
     num_samples: int = 1000,
     on_progress: Callable[[Progress], None] | None = None,
+    checkpointer: Checkpointer | None = None,
 ) -> SweepResult:
   """Trains every (objective, seed) run of ``config`` in one compiled program.
+
+  With a ``checkpointer``, the sweep starts from its latest snapshot, if it has one,
+  and saves a snapshot every ``config.checkpoint_every`` steps (0: never) and at the
+  end. A
+  resumed sweep gives the same results as one that was never interrupted: each period
+  is the same compiled program applied to the same state.
+
+  On several processes (``jax.distributed.initialize``), every process calls this
+  function with the same arguments and gets the whole result.
 
   Args:
     config: a GAN config, as in ``experiments/configs/ring.py``.
     num_samples: how many final generator samples to return per run.
     on_progress: called after each evaluation period.
+    checkpointer: where to save and find snapshots; used on process 0 only.
 
   Returns:
     The :class:`SweepResult`.
@@ -185,6 +263,7 @@ def run_sweep(
   num_runs = len(seeds)
   where = layout(num_runs, config.vmap_size)
   keep = np.minimum(np.arange(where.padded_runs), num_runs - 1)
+  sharding = NamedSharding(where.mesh, PartitionSpec(RUNS))
 
   def compiled(function, *args, **jit_kwargs):
     return jax.jit(shard_runs(function, where), **jit_kwargs).lower(*args).compile()
@@ -192,26 +271,52 @@ def run_sweep(
   def init(seed, objective):
     return trainer.init(jax.random.key(seed), objective)
 
+  def snapshot(steps_done, state, history):
+    state = _to_host(state.replace(key=jax.random.key_data(state.key)))
+    return Snapshot(steps_done, jax.tree.map(lambda x: x[:num_runs], state), history)
+
   with jax.set_mesh(where.mesh):
     start = time.perf_counter()
-    inputs = jax.device_put(
-        (seeds[keep].astype(np.uint32), objective_index[keep]),
-        NamedSharding(where.mesh, PartitionSpec(RUNS)),
+    inputs = _to_device((seeds[keep].astype(np.uint32), objective_index[keep]), sharding)
+    init_shapes = jax.eval_shape(jax.vmap(init), *inputs)
+    history = jax.tree.map(
+        lambda x: np.full((num_runs, trainer.num_periods + 1), np.nan, x.dtype),
+        jax.eval_shape(jax.vmap(trainer.evaluate), init_shapes),
     )
-    state = compiled(init, *inputs)(*inputs)
+    template = Snapshot(
+        0,
+        jax.tree.map(
+            lambda x: np.zeros((num_runs, *x.shape[1:]), x.dtype),
+            init_shapes.replace(key=jax.eval_shape(jax.random.key_data, init_shapes.key)),
+        ),
+        history,
+    )
+    restored = _restore(checkpointer, template)
+    if restored is None:
+      steps_done = 0
+      state = compiled(init, *inputs)(*inputs)
+      _record(history, 0, _to_host(compiled(trainer.evaluate, state)(state)))
+    else:
+      steps_done, state, history = restored
+      state = _to_device(jax.tree.map(lambda x: x[keep], state), sharding)
+      state = state.replace(key=jax.random.wrap_key_data(state.key))
     train_period = compiled(trainer.train_period, state, donate_argnums=0)
-    history = [jax.device_get(compiled(trainer.evaluate, state)(state))]
     compile_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    for period in range(trainer.num_periods):
+    resumed_from_step = steps_done
+    for period in range(steps_done // config.eval_every, trainer.num_periods):
       state, metrics = train_period(state)
-      metrics = jax.device_get(metrics)  # Also waits for the period to finish.
-      history.append(metrics)
+      metrics = _to_host(metrics)  # Also waits for the period to finish.
+      _record(history, period + 1, metrics)
+      steps_done = (period + 1) * config.eval_every
+      every = config.checkpoint_every
+      if checkpointer and every and steps_done % every == 0 and steps_done < config.num_steps:
+        _save(checkpointer, snapshot(steps_done, state, history))
       if on_progress is not None:
         on_progress(
             Progress(
-                steps_done=(period + 1) * config.eval_every,
+                steps_done=steps_done,
                 num_steps=config.num_steps,
                 num_runs=num_runs,
                 num_diverged=int(np.sum(np.isnan(metrics.generator_loss[:num_runs]))),
@@ -221,15 +326,19 @@ def run_sweep(
         )
     train_seconds = time.perf_counter() - start
 
+    final = snapshot(steps_done, state, history)
+    if checkpointer and resumed_from_step < config.num_steps:
+      _save(checkpointer, final)
     samples = compiled(lambda run_state: trainer.sample(run_state, num_samples), state)(state)
   return SweepResult(
       objectives=tuple(config.objectives[i] for i in objective_index),
       seeds=seeds,
       steps=config.eval_every * np.arange(trainer.num_periods + 1),
-      metrics=jax.tree.map(lambda *evals: np.stack(evals, axis=1)[:num_runs], *history),
-      diverged_step=np.asarray(state.diverged_step)[:num_runs],
-      final_state=jax.tree.map(lambda x: x[:num_runs], state),
-      samples=np.asarray(samples)[:num_runs],
+      metrics=history,
+      diverged_step=final.state.diverged_step,
+      final_state=final.state,
+      samples=_to_host(samples)[:num_runs],
       compile_seconds=compile_seconds,
       train_seconds=train_seconds,
+      resumed_from_step=resumed_from_step,
   )

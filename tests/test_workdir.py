@@ -16,12 +16,11 @@ class ClaimTest(absltest.TestCase):
     path = Path(self.create_tempdir().full_path) / "a" / "b"
     config = tiny_config()
     self.assertEqual(workdir.claim(path, config, OUTPUTS, overwrite=False), path)
-    workdir.write_config(path, config)
     workdir.claim(path, tiny_config(), OUTPUTS, overwrite=False)  # Same config: fine.
 
   def test_different_config_refused_unless_overwrite(self):
     path = Path(self.create_tempdir().full_path)
-    workdir.write_config(path, tiny_config())
+    workdir.claim(path, tiny_config(), OUTPUTS, overwrite=False)
     with self.assertRaisesRegex(workdir.WorkdirError, "holds results of a different config"):
       workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=False)
     workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=True)

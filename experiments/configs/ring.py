@@ -23,6 +23,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_steps = 5000
   config.batch_size = 256
   config.eval_every = 500
+  # Snapshot the whole sweep every checkpoint_every steps (a multiple of eval_every) and
+  # at the end, in <workdir>/checkpoints; the same command resumes from the latest.
+  # 0: only at the end.
+  config.checkpoint_every = 1000
   config.latent_dim = 2
 
   config.generator = ml_collections.ConfigDict(
