@@ -1,6 +1,7 @@
 """Throughput of the compiled sweep for the default model, against this machine's peak.
 
-  python -m experiments.benchmark [--runs=1,8,64] [--steps_per_call=100]
+  python -m experiments.benchmark [--runs=1,8,64] [--steps_per_call=100] \
+      [--cpu_devices=1,2,4,8 --device_runs=64]
 
 Prints, in one run on one machine: the f32 matmul peak (a large jitted matmul); XLA's
 FLOP count of one training step and one evaluation; for each number of runs, the
@@ -10,10 +11,17 @@ speed-up over a Python loop that calls a jitted single step, the device memory p
 from XLA's memory analysis, and, for comparison, the run-steps per second of one vmap
 over all runs. Every ratio is to a baseline measured in the same process. Each period
 ends with an evaluation, as in a sweep.
+
+With ``--cpu_devices``, it then measures the same sweep of ``--device_runs`` runs on
+1, 2, 4, ... virtual CPU devices, each count in a subprocess of its own (the device
+count is fixed when JAX starts), against the first count.
 """
 
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -33,6 +41,13 @@ _MIN_SECONDS = flags.DEFINE_float("min_seconds", 3.0, "Time each measurement at 
 _MATMUL_SIZE = flags.DEFINE_integer("matmul_size", 2048, "Side of the square peak-matmul.")
 _ONE_VMAP_UP_TO = flags.DEFINE_integer(
     "one_vmap_up_to", 64, "Time one vmap over all runs only up to this many runs."
+)
+_CPU_DEVICES = flags.DEFINE_list(
+    "cpu_devices", [], "Virtual CPU device counts to measure --device_runs runs on."
+)
+_DEVICE_RUNS = flags.DEFINE_integer("device_runs", 64, "Runs of the --cpu_devices sweeps.")
+_JSON = flags.DEFINE_bool(
+    "json", False, "Only measure the --runs sweeps; print one JSON line each (for subprocesses)."
 )
 
 
@@ -65,6 +80,30 @@ def _memory_bytes(compiled) -> float:
                + analysis.temp_size_in_bytes - analysis.alias_size_in_bytes)
 
 
+def _measure_sweep(
+    trainer: gan.Trainer, states: Callable[[int], gan.RunState], num_runs: int,
+    period_flops: float, min_seconds: float,
+) -> dict:
+  """Compile time, speed and memory of the sweep's own period program over ``num_runs``."""
+  where = sweep.layout(num_runs, vmap_size=0)
+  batch = jax.device_put(
+      states(where.padded_runs), NamedSharding(where.mesh, PartitionSpec(sweep.RUNS))
+  )
+  with jax.set_mesh(where.mesh):
+    start = time.perf_counter()
+    period = jax.jit(sweep.shard_runs(trainer.train_period, where)).lower(batch).compile()
+    compile_seconds = time.perf_counter() - start
+    seconds, _ = _time(lambda: period(batch), min_seconds)
+  return {
+      "layout": f"{where.mesh.size} x {where.group_size}",
+      "compile_seconds": compile_seconds,
+      # Padding runs do no work for you, but they do compute.
+      "run_steps": num_runs * _STEPS_PER_CALL.value / seconds,
+      "flops": where.padded_runs * period_flops / seconds,
+      "memory_per_run": _memory_bytes(period) / where.padded_runs,
+  }
+
+
 def _machine() -> str:
   device = jax.devices()[0]
   cpu = platform.processor() or platform.machine()
@@ -92,6 +131,10 @@ def main(argv: list[str]) -> None:
   one = trainer.init(jax.random.key(0), 0)
   step_flops = _flops(trainer.train_step, one)
   period_flops = _STEPS_PER_CALL.value * step_flops + _flops(trainer.evaluate, one)
+  if _JSON.value:
+    for num_runs in map(int, _RUNS.value):
+      print(json.dumps(_measure_sweep(trainer, states, num_runs, period_flops, min_seconds)))
+    return
   peak = _matmul_peak(_MATMUL_SIZE.value, min_seconds)
 
   print(f"machine: {_machine()}")
@@ -121,26 +164,45 @@ def main(argv: list[str]) -> None:
         " speed-up over loop | device MiB per run | one vmap of all runs: run-steps/s |")
   print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
   for num_runs in map(int, _RUNS.value):
-    where = sweep.layout(num_runs, vmap_size=0)
-    batch = jax.device_put(
-        states(where.padded_runs), NamedSharding(where.mesh, PartitionSpec(sweep.RUNS))
-    )
-    with jax.set_mesh(where.mesh):
-      start = time.perf_counter()
-      period = jax.jit(sweep.shard_runs(trainer.train_period, where)).lower(batch).compile()
-      compile_seconds = time.perf_counter() - start
-      seconds, _ = _time(lambda: period(batch), min_seconds)
-    run_steps = num_runs * _STEPS_PER_CALL.value / seconds  # Padding runs do no work for you,
-    flops = where.padded_runs * period_flops / seconds  # but they do compute.
+    figures = _measure_sweep(trainer, states, num_runs, period_flops, min_seconds)
     one_vmap = "-"
-    if num_runs <= _ONE_VMAP_UP_TO.value and where.mesh.size == 1:
+    if num_runs <= _ONE_VMAP_UP_TO.value and jax.device_count() == 1:
+      batch = states(num_runs)
       single = jax.jit(jax.vmap(trainer.train_period))
       one_vmap_seconds, _ = _time(lambda: single(batch), min_seconds)
       one_vmap = f"{num_runs * _STEPS_PER_CALL.value / one_vmap_seconds:.0f}"
-    print(f"| {num_runs} | {where.mesh.size} x {where.group_size} | {compile_seconds:.1f} |"
-          f" {run_steps:.0f} | {flops / 1e9:.1f} | {flops / peak:.1%} |"
-          f" {run_steps / loop_rate:.2f}x | {_memory_bytes(period) / where.padded_runs / 2**20:.2f} |"
-          f" {one_vmap} |")
+    print(f"| {num_runs} | {figures['layout']} | {figures['compile_seconds']:.1f} |"
+          f" {figures['run_steps']:.0f} | {figures['flops'] / 1e9:.1f} |"
+          f" {figures['flops'] / peak:.1%} | {figures['run_steps'] / loop_rate:.2f}x |"
+          f" {figures['memory_per_run'] / 2**20:.2f} | {one_vmap} |")
+
+  if _CPU_DEVICES.value:
+    _device_scaling(peak)
+
+
+def _device_scaling(peak: float) -> None:
+  """The sweep of ``--device_runs`` runs on each of ``--cpu_devices`` virtual CPU devices."""
+  print()
+  print(f"{_DEVICE_RUNS.value} runs on virtual CPU devices (each count in its own process;"
+        " they share this machine's cores):")
+  print()
+  print("| CPU devices | devices x vmap group | compile s | run-steps/s | of matmul peak |"
+        " against the first count | device MiB per run |")
+  print("|---:|---:|---:|---:|---:|---:|---:|")
+  first = None
+  for count in map(int, _CPU_DEVICES.value):
+    process = subprocess.run(
+        [sys.executable, "-m", "experiments.benchmark", f"--runs={_DEVICE_RUNS.value}",
+         f"--steps_per_call={_STEPS_PER_CALL.value}", f"--min_seconds={_MIN_SECONDS.value}",
+         "--json"],
+        env={**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": str(count)},
+        capture_output=True, text=True, check=True,
+    )
+    figures = json.loads(process.stdout.strip().splitlines()[-1])
+    first = first or figures["run_steps"]
+    print(f"| {count} | {figures['layout']} | {figures['compile_seconds']:.1f} |"
+          f" {figures['run_steps']:.0f} | {figures['flops'] / peak:.1%} |"
+          f" {figures['run_steps'] / first:.2f}x | {figures['memory_per_run'] / 2**20:.2f} |")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,17 @@
   python -m experiments.main --config=experiments/configs/ring.py --workdir=results/ring
   python -m experiments.main --config=experiments/configs/grid.py --workdir=results/grid \
       --config.num_seeds=16 --config.objectives=non_saturating,maximum_likelihood
+
+On several hosts, run the same command on each, with ``--coordinator_address`` (process
+0's host:port), ``--num_processes`` and this host's ``--process_id``: the runs are
+sharded over the devices of every process, and process 0 writes the results.
 """
 
 import re
 import sys
 from pathlib import Path
 
+import jax
 from absl import app, flags
 from ml_collections import config_flags
 
@@ -50,6 +55,11 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the results.", re
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Replace results of a different config in --workdir."
 )
+_COORDINATOR_ADDRESS = flags.DEFINE_string(
+    "coordinator_address", None, "Multi-host: host:port of process 0, for jax.distributed."
+)
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1, "Multi-host: how many processes.")
+_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "Multi-host: this process, 0 .. num_processes-1.")
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
@@ -69,6 +79,24 @@ def _split_name_lists(config) -> None:
 
 
 
+def _initialize_processes() -> None:
+  """Joins the other processes of a multi-host run; nothing to do for one process."""
+  num_processes, process_id = _NUM_PROCESSES.value, _PROCESS_ID.value
+  if num_processes < 1:
+    raise ConfigError(f"--num_processes={num_processes} must be a positive integer")
+  if not 0 <= process_id < num_processes:
+    raise ConfigError(f"--process_id={process_id} must be in 0..{num_processes - 1}")
+  if num_processes == 1:
+    return
+  if not _COORDINATOR_ADDRESS.value:
+    raise ConfigError("--coordinator_address=host:port is required with --num_processes > 1")
+  jax.distributed.initialize(
+      coordinator_address=_COORDINATOR_ADDRESS.value,
+      num_processes=num_processes,
+      process_id=process_id,
+  )
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -76,6 +104,7 @@ def main(argv: list[str]) -> None:
   _split_name_lists(config)
   try:
     experiment = EXPERIMENTS[check_choice(config, "experiment", EXPERIMENTS)]
+    _initialize_processes()
     experiment.run(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
   except (ConfigError, WorkdirError) as error:
     sys.exit(f"error: {error}")

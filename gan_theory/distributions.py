@@ -57,7 +57,7 @@ def ring(num_modes: int = 8, radius: float = 2.0, std: float = 0.02) -> Gaussian
   _check_positive(num_modes=num_modes, radius=radius, std=std)
   angles = 2 * np.pi * np.arange(num_modes) / num_modes
   modes = radius * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
-  return GaussianMixture(modes=jnp.asarray(modes, jnp.float32), std=std)
+  return GaussianMixture(modes=jax.device_put(modes.astype(np.float32)), std=std)
 
 
 def grid(num_per_side: int = 5, spacing: float = 2.0, std: float = 0.05) -> GaussianMixture:
@@ -65,7 +65,7 @@ def grid(num_per_side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Gaus
   _check_positive(num_per_side=num_per_side, spacing=spacing, std=std)
   axis = spacing * (np.arange(num_per_side) - (num_per_side - 1) / 2)
   modes = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
-  return GaussianMixture(modes=jnp.asarray(modes, jnp.float32), std=std)
+  return GaussianMixture(modes=jax.device_put(modes.astype(np.float32)), std=std)
 
 
 TARGETS = {"ring": ring, "grid": grid}

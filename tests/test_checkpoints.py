@@ -4,7 +4,6 @@ import csv
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from absl.testing import absltest
 
 from experiments.checkpoints import SweepCheckpoints
 from gan_theory.sweep import Snapshot
-from tests.test_main import ROOT, TINY
+from tests.launch import ENV, ROOT, TINY, command, launch
 
 
 def snapshot(steps_done: int, num_runs: int = 3) -> Snapshot:
@@ -70,7 +69,7 @@ class SweepCheckpointsTest(absltest.TestCase):
     damage(self.directory / "20")
     with self.assertLogs(level="WARNING") as logs:
       assert_snapshots_equal(self, self.restore(), snapshot(10))
-    self.assertIn("checkpoint at step 20", logs.output[0])
+    self.assertIn("checkpoint at step 20 ", "\n".join(logs.output))
     self.assertFalse((self.directory / "20").exists())  # Deleted, so step 20 can be saved anew.
 
   def test_every_checkpoint_damaged(self):
@@ -86,13 +85,13 @@ class SweepCheckpointsTest(absltest.TestCase):
     record.write_text(record.read_text().replace('"sha256": "', '"sha256": "0'))
     with self.assertLogs(level="WARNING") as logs:
       assert_snapshots_equal(self, self.restore(), snapshot(10))
-    self.assertIn("digest", logs.output[0])
+    self.assertIn("do not match their digest", "\n".join(logs.output))
 
   def test_other_structure_is_not_restored(self):
     self.save(10)
     with self.assertLogs(level="WARNING") as logs:
       self.assertIsNone(self.restore(snapshot(0, num_runs=5)))
-    self.assertIn("structure", logs.output[0])
+    self.assertIn("do not have this sweep's structure", "\n".join(logs.output))
 
   def test_save_killed_midway_is_ignored(self):
     self.save(10, 20)
@@ -104,15 +103,10 @@ class SweepCheckpointsTest(absltest.TestCase):
 class KillAndResumeTest(absltest.TestCase):
   """The launcher killed at a checkpoint, then the same command run again."""
 
-  ARGS = (*TINY, "--config.num_steps=400", "--config.checkpoint_every=10")
-
-  def command(self, workdir: Path) -> list[str]:
-    return [sys.executable, "-m", "experiments.main", f"--workdir={workdir}", *self.ARGS]
+  ARGS = (*TINY, "--config.num_steps=200", "--config.checkpoint_every=10")
 
   def run_to_end(self, workdir: Path) -> str:
-    process = subprocess.run(
-        self.command(workdir), cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+    process = launch(f"--workdir={workdir}", *self.ARGS)
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
     return process.stderr
 
@@ -124,7 +118,8 @@ class KillAndResumeTest(absltest.TestCase):
     workdir = root / "killed"
     checkpoints = workdir / "checkpoints"
     process = subprocess.Popen(
-        self.command(workdir), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command(f"--workdir={workdir}", *self.ARGS), cwd=ROOT, env=ENV,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300
     while not (checkpoints.is_dir() and any(p.name.isdigit() for p in checkpoints.iterdir())):
@@ -137,18 +132,18 @@ class KillAndResumeTest(absltest.TestCase):
 
     log = self.run_to_end(workdir)
     resumed = int(log.split("resuming from the checkpoint at step ")[1].split()[0])
-    self.assertBetween(resumed, 10, 390)
+    self.assertBetween(resumed, 10, 190)
     self.assertEqual((workdir / "results.csv").read_text(), expected)
     with open(workdir / "results.csv") as f:
       rows = [(r["objective"], r["seed"], r["step"]) for r in csv.DictReader(f)]
-    self.assertLen(rows, 3 * 2 * 41)  # objectives x seeds x evaluations, each once.
+    self.assertLen(rows, 3 * 2 * 21)  # objectives x seeds x evaluations, each once.
     self.assertLen(set(rows), len(rows))
 
     # The final checkpoint damaged: the one before it is used, and gives the same results.
-    damage(checkpoints / "400")
+    damage(checkpoints / "200")
     log = self.run_to_end(workdir)
-    self.assertIn("checkpoint at step 400", log)
-    self.assertIn("resuming from the checkpoint at step 390", log)
+    self.assertIn("checkpoint at step 200", log)
+    self.assertIn("resuming from the checkpoint at step 190", log)
     self.assertEqual((workdir / "results.csv").read_text(), expected)
 
 

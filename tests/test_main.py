@@ -3,38 +3,13 @@
 import csv
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from absl.testing import absltest, parameterized
 
-from experiments import gan_sweep
+from experiments import gan_sweep, main
+from tests.launch import ROOT, TINY, error_line, launch
 from tests.tiny import tiny_config
-
-ROOT = Path(__file__).resolve().parents[1]
-TINY = (
-    "--config.num_seeds=2",
-    "--config.num_steps=20",
-    "--config.eval_every=10",
-    "--config.batch_size=32",
-    "--config.eval_samples=200",
-    "--config.mmd_samples=100",
-    "--config.generator.hidden_sizes=(16,16)",
-    "--config.discriminator.hidden_sizes=(16,16)",
-)
-
-
-def launch(*args: str) -> subprocess.CompletedProcess:
-  return subprocess.run(
-      [sys.executable, "-m", "experiments.main", *args],
-      cwd=ROOT, capture_output=True, text=True, timeout=600,
-  )
-
-
-def error_line(process: subprocess.CompletedProcess) -> str:
-  lines = process.stderr.strip().splitlines()
-  return lines[-1] if lines else ""
 
 
 class LauncherTest(absltest.TestCase):
@@ -102,32 +77,78 @@ class DivergedRunsTest(absltest.TestCase):
     self.assertIn("| minimax | 2 | 2 | nan ± nan |", (workdir / "summary.md").read_text())
 
 
+# Bad inputs that a GAN sweep config must reject: (case, overrides, start of the message).
+GAN_SWEEP_BAD_INPUTS = (
+    ("unknown_target", ("--config.target=spiral",), "config.target='spiral' is not allowed"),
+    ("unknown_objective", ("--config.objectives=minimax,wgan",), "config.objectives=("),
+    ("unknown_activation", ("--config.generator.activation=swish2",), "config.generator.activation"),
+    ("unknown_optimizer", ("--config.optimizer.name=adamw",), "config.optimizer.name='adamw'"),
+    ("unknown_field", ("--config.num_stepz=3",), "--config.num_stepz: no such field"),
+    ("zero_seeds", ("--config.num_seeds=0",), "config.num_seeds=0 must be a positive integer"),
+    ("zero_hidden_size", ("--config.discriminator.hidden_sizes=(0,)",), "config.discriminator.hidden_sizes"),
+    ("negative_learning_rate", ("--config.generator.learning_rate=-1.0",), "config.generator.learning_rate"),
+    ("zero_mode_std", ("--config.ring.std=0", "--config.grid.std=0"), "config."),
+    ("eval_every_not_dividing", ("--config.eval_every=300",), "config.eval_every=300 must divide"),
+    ("checkpoint_every_not_a_multiple", ("--config.checkpoint_every=250",), "config.checkpoint_every=250 must be a multiple"),
+    ("mmd_samples_above_eval_samples", ("--config.mmd_samples=5000",), "config.mmd_samples=5000"),
+)
+# Every experiment config, with the bad inputs it must reject. grid.py is the GAN sweep
+# with other defaults: it gets the cases those defaults touch.
+BAD_INPUTS = {
+    "ring.py": GAN_SWEEP_BAD_INPUTS,
+    "grid.py": tuple(
+        case for case in GAN_SWEEP_BAD_INPUTS
+        if case[0] in ("unknown_target", "zero_mode_std", "eval_every_not_dividing",
+                       "checkpoint_every_not_a_multiple")
+    ),
+}
+# The config that stands for each experiment in the tests of its workdir.
+EXPERIMENT_CONFIGS = {"gan_sweep": "ring.py"}
+CONFIGS = ROOT / "experiments" / "configs"
+
+
 class BadInputTest(parameterized.TestCase):
+  """Every bad input: one line naming the field, exit status 1, nothing compiled or written."""
+
+  def assert_one_line_error(self, process, message: str) -> None:
+    self.assertEqual(process.returncode, 1, process.stderr[-2000:])
+    self.assertTrue(error_line(process).startswith("error: "), error_line(process))
+    self.assertIn(message, error_line(process))
+    self.assertNotIn("Traceback", process.stderr)
+    self.assertNotIn("Compiling", process.stderr)  # Launched with log_compiles.
+
+  def test_every_experiment_and_config_has_cases(self):
+    self.assertCountEqual(
+        BAD_INPUTS, [p.name for p in CONFIGS.glob("*.py") if p.name != "__init__.py"]
+    )
+    self.assertCountEqual(EXPERIMENT_CONFIGS, main.EXPERIMENTS)
 
   @parameterized.named_parameters(
-      ("unknown_target", ("--config.target=spiral",), "config.target='spiral'"),
-      ("unknown_objective", ("--config.objectives=minimax,wgan",), "config.objectives"),
-      ("unknown_activation", ("--config.generator.activation=swish2",), "config.generator.activation"),
-      ("zero_seeds", ("--config.num_seeds=0",), "config.num_seeds=0 must be a positive integer"),
-      ("zero_size", ("--config.discriminator.hidden_sizes=(0,)",), "config.discriminator.hidden_sizes"),
-      ("eval_every", ("--config.eval_every=300",), "config.eval_every=300 must divide"),
-      ("unknown_field", ("--config.num_stepz=3",), "--config.num_stepz: no such field"),
-      ("grid_config", ("--config=experiments/configs/grid.py", "--config.grid.std=0"), "config.grid"),
+      (f"{config.removesuffix('.py')}_{case}", config, args, message)
+      for config, cases in BAD_INPUTS.items()
+      for case, args, message in cases
   )
-  def test_one_line_error_and_nothing_written(self, args, message):
+  def test_bad_config(self, config, args, message):
     workdir = Path(self.create_tempdir().full_path) / "out"
-    process = launch(f"--workdir={workdir}", *args)
-    self.assertEqual(process.returncode, 1, process.stderr[-2000:])
-    self.assertIn(message, error_line(process))
-    self.assertTrue(error_line(process).startswith("error: "))
-    self.assertNotIn("Traceback", process.stderr)
+    process = launch(f"--config={CONFIGS / config}", f"--workdir={workdir}", *args, log_compiles=True)
+    self.assert_one_line_error(process, message)
     self.assertFalse(workdir.exists())
 
-  def test_unwritable_workdir(self):
+  @parameterized.named_parameters(*EXPERIMENT_CONFIGS.items())
+  def test_unwritable_workdir(self, config):
     blocker = Path(self.create_tempfile().full_path)  # A file where a directory must go.
-    process = launch(f"--workdir={blocker}/out", *TINY)
-    self.assertEqual(process.returncode, 1, process.stderr[-2000:])
-    self.assertIn(f"--workdir={blocker}/out cannot be written", error_line(process))
+    process = launch(f"--config={CONFIGS / config}", f"--workdir={blocker}/out", *TINY, log_compiles=True)
+    self.assert_one_line_error(process, f"--workdir={blocker}/out cannot be written")
+
+  @parameterized.named_parameters(*EXPERIMENT_CONFIGS.items())
+  def test_foreign_workdir(self, config):
+    workdir = Path(self.create_tempdir().full_path)
+    (workdir / "config.json").write_text('{"experiment": "another"}\n')
+    (workdir / "results.csv").write_text("theirs\n")
+    process = launch(f"--config={CONFIGS / config}", f"--workdir={workdir}", *TINY, log_compiles=True)
+    self.assert_one_line_error(process, "holds results of a different config")
+    self.assertEqual((workdir / "results.csv").read_text(), "theirs\n")
+    self.assertCountEqual([p.name for p in workdir.iterdir()], ["config.json", "results.csv"])
 
 
 if __name__ == "__main__":
