@@ -12,6 +12,11 @@ runs are vmapped in groups of ``vmap_size`` and the groups follow one another
 1.5 times faster than one vmap of 64 runs; on an accelerator, one group of all its runs
 fills the device. Runs are padded to whole groups on every device with copies of the
 last run, which the results drop.
+
+On several processes (``jax.distributed.initialize``), the mesh spans the devices of
+all of them; every process builds the global inputs from the config and gathers the
+metrics. A :class:`Checkpointer` saves :class:`Snapshot` s of the sweep between periods
+and restores one to resume from; only process 0 calls it, and broadcasts what it read.
 """
 
 import time

@@ -25,8 +25,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_every = 500
   # Snapshot the whole sweep every checkpoint_every steps (a multiple of eval_every) and
   # at the end, in <workdir>/checkpoints; the same command resumes from the latest.
-  # 0: only at the end.
-  config.checkpoint_every = 1000
+  # 0: only at the end. By default every second evaluation, whatever eval_every becomes.
+  config.checkpoint_every = 2 * config.get_ref("eval_every")
   config.latent_dim = 2
 
   config.generator = ml_collections.ConfigDict(
