@@ -66,7 +66,7 @@ class SweepCheckpoints:
   intact. A checkpoint that fails to read back, or whose arrays do not match their
   record or this sweep, is logged, deleted and passed over for the one before it.
 
-  Use it on process 0 only, as a context manager.
+  Create it on every process, as a context manager: only process 0's touches the files.
   """
 
   def __init__(self, directory: str | Path, keep: int = 2):
@@ -76,6 +76,9 @@ class SweepCheckpoints:
       directory: where the checkpoints live.
       keep: how many of the latest checkpoints to keep; 2 leaves one to fall back on.
     """
+    self._manager = None
+    if jax.process_index() != 0:
+      return  # run_sweep calls process 0's alone.
     logging.get_absl_logger().addFilter(_ORBAX_FILTER)  # Adding it again does nothing.
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)  # Orbax will not, for process 0 alone.
@@ -94,7 +97,8 @@ class SweepCheckpoints:
     return self
 
   def __exit__(self, *exc_info) -> None:
-    self._manager.close()
+    if self._manager is not None:
+      self._manager.close()
 
   def save(self, snapshot: Snapshot) -> None:
     """Saves ``snapshot`` as step ``snapshot.steps_done``."""

@@ -6,7 +6,6 @@ step), summary.md (final metrics, mean ± standard error over seeds), samples.pn
 curves.png. On several processes, only process 0 writes.
 """
 
-import contextlib
 import csv
 import io
 from pathlib import Path
@@ -105,11 +104,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   """
   gan.validate(config)
   path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
-  with contextlib.ExitStack() as stack:
-    checkpointer = (
-        stack.enter_context(SweepCheckpoints(path / CHECKPOINTS))
-        if jax.process_index() == 0 else None
-    )
+  with SweepCheckpoints(path / CHECKPOINTS) as checkpointer:
     result = sweep.run_sweep(config, on_progress=_log_progress, checkpointer=checkpointer)
   if jax.process_index() != 0:
     return

@@ -96,7 +96,11 @@ class Snapshot(NamedTuple):
 
 
 class Checkpointer(Protocol):
-  """Keeps a sweep's snapshots somewhere; :func:`run_sweep` calls it on process 0 only."""
+  """Keeps a sweep's snapshots somewhere.
+
+  Every process passes one to :func:`run_sweep` (or none does): gathering a snapshot
+  takes all of them, but only process 0's checkpointer is called.
+  """
 
   def save(self, snapshot: Snapshot) -> None:
     """Stores ``snapshot``."""
@@ -244,9 +248,8 @@ def run_sweep(
 
   With a ``checkpointer``, the sweep starts from its latest snapshot, if it has one,
   and saves a snapshot every ``config.checkpoint_every`` steps (0: never) and at the
-  end. A
-  resumed sweep gives the same results as one that was never interrupted: each period
-  is the same compiled program applied to the same state.
+  end. A resumed sweep gives the same results as one that was never interrupted: each
+  period is the same compiled program applied to the same state.
 
   On several processes (``jax.distributed.initialize``), every process calls this
   function with the same arguments and gets the whole result.
@@ -255,7 +258,7 @@ def run_sweep(
     config: a GAN config, as in ``experiments/configs/ring.py``.
     num_samples: how many final generator samples to return per run.
     on_progress: called after each evaluation period.
-    checkpointer: where to save and find snapshots; used on process 0 only.
+    checkpointer: where to save and find snapshots; on every process or on none.
 
   Returns:
     The :class:`SweepResult`.

@@ -45,7 +45,8 @@ class TwoProcessTest(absltest.TestCase):
     }
     processes = [
         subprocess.Popen(
-            command("--workdir=out", *TINY, f"--coordinator_address=127.0.0.1:{port}",
+            command("--workdir=out", *TINY, "--config.checkpoint_every=10",
+                    f"--coordinator_address=127.0.0.1:{port}",
                     "--num_processes=2", f"--process_id={i}"),
             cwd=directory, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
@@ -63,10 +64,12 @@ class TwoProcessTest(absltest.TestCase):
       directory.mkdir()
     self.launch_two_processes(directories)
     self.assertFalse((directories[1] / "out").exists())
+    checkpoints = directories[0] / "out" / "checkpoints"
+    self.assertCountEqual([p.name for p in checkpoints.iterdir()], ["10", "20"])
     self.assertIn("on 4 cpu device(s)", (directories[0] / "out" / "summary.md").read_text())
 
     single = root / "single"
-    process = launch(f"--workdir={single}", *TINY)
+    process = launch(f"--workdir={single}", *TINY, "--config.checkpoint_every=10")
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
     keys, values = read_results(directories[0] / "out" / "results.csv")
     expected_keys, expected_values = read_results(single / "results.csv")
