@@ -21,4 +21,4 @@ test: setup
 	$(PY) -m pytest -q tests
 
 benchmark: setup
-	$(PY) -m experiments.benchmark
+	$(PY) -m experiments.benchmark --runs=1,8,64,512 --cpu_devices=1,2,4,8
