@@ -231,7 +231,8 @@ def _restore(checkpointer: Checkpointer | None, template: Snapshot) -> Snapshot 
   found = checkpointer.restore(template) if checkpointer and jax.process_index() == 0 else None
   if jax.process_count() == 1:
     return found
-  steps_done = int(multihost_utils.broadcast_one_to_all(np.int64(found.steps_done if found else -1)))
+  steps_done = found.steps_done if found else -1
+  steps_done = int(multihost_utils.broadcast_one_to_all(np.int64(steps_done)))
   if steps_done < 0:
     return None
   arrays = multihost_utils.broadcast_one_to_all((found or template)[1:])

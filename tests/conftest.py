@@ -1,6 +1,23 @@
-"""pytest runs the absltest cases without absl's main, which would parse absl flags;
-absltest's tempdir helpers read flags, so mark them parsed with their defaults."""
+"""Test-session setup, before any test module imports JAX.
+
+pytest runs the absltest cases without absl's main, which would parse absl flags;
+absltest's tempdir helpers read flags, so mark them parsed with their defaults.
+
+One persistent compilation cache serves the whole session, this process and the
+launchers it starts (they inherit the environment): a program compiled once, such as
+the tiny sweep's, is loaded from the cache afterwards. The cached executables are the
+ones the compiler made, so the numbers are the same.
+"""
+
+import atexit
+import os
+import tempfile
 
 from absl import flags
 
 flags.FLAGS.mark_as_parsed()
+
+_CACHE = tempfile.TemporaryDirectory(prefix="gan_theory_test_cache_")
+atexit.register(_CACHE.cleanup)
+os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE.name
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"

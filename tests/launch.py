@@ -1,15 +1,17 @@
-"""Running the launcher as a user runs it: a subprocess per command."""
+"""Running the launcher as a user runs it: a subprocess per command.
 
-import atexit
+The launchers inherit the test session's compilation cache (see conftest.py).
+"""
+
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# A shrunken config, as launcher overrides.
+# Shrunken configs, as launcher overrides: the GAN sweep's (the default config) and the
+# theory experiment's.
 TINY = (
     "--config.num_seeds=2",
     "--config.num_steps=20",
@@ -20,17 +22,12 @@ TINY = (
     "--config.generator.hidden_sizes=(16,16)",
     "--config.discriminator.hidden_sizes=(16,16)",
 )
-
-# One persistent compilation cache for every launch of a test session: a process loads
-# the programs an earlier one compiled (the same executables, so the same numbers).
-_CACHE = tempfile.TemporaryDirectory(prefix="gan_theory_test_cache_")
-atexit.register(_CACHE.cleanup)
-ENV = {
-    **os.environ,
-    "JAX_COMPILATION_CACHE_DIR": _CACHE.name,
-    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
-}
-
+TINY_THEORY = (
+    "--config=experiments/configs/theory.py",
+    "--config.num_samples=(10,100,1000)",
+    "--config.num_seeds=3",
+    "--config.quadrature.num_points=3001",
+)
 
 def command(*args: str) -> list[str]:
   return [sys.executable, "-m", "experiments.main", *args]
@@ -38,7 +35,7 @@ def command(*args: str) -> list[str]:
 
 def launch(*args: str, log_compiles: bool = False) -> subprocess.CompletedProcess:
   """Runs the launcher with ``args`` to the end; ``log_compiles`` logs every XLA compile."""
-  env = {**ENV, "JAX_LOG_COMPILES": "1"} if log_compiles else ENV
+  env = {**os.environ, "JAX_LOG_COMPILES": "1"} if log_compiles else None
   return subprocess.run(
       command(*args), cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
   )

@@ -14,7 +14,8 @@ class BenchmarkTest(absltest.TestCase):
   def test_prints_every_figure(self):
     process = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", "--runs=3", "--steps_per_call=2",
-         "--min_seconds=0", "--matmul_size=128", "--cpu_devices=2", "--device_runs=3"],
+         "--min_seconds=0", "--matmul_size=128", "--one_vmap_up_to=0", "--cpu_devices=2",
+         "--device_runs=3"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])

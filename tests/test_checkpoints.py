@@ -12,7 +12,7 @@ from absl.testing import absltest
 
 from experiments.checkpoints import SweepCheckpoints
 from gan_theory.sweep import Snapshot
-from tests.launch import ENV, ROOT, TINY, command, launch
+from tests.launch import ROOT, TINY, command, launch
 
 
 def snapshot(steps_done: int, num_runs: int = 3) -> Snapshot:
@@ -118,7 +118,7 @@ class KillAndResumeTest(absltest.TestCase):
     workdir = root / "killed"
     checkpoints = workdir / "checkpoints"
     process = subprocess.Popen(
-        command(f"--workdir={workdir}", *self.ARGS), cwd=ROOT, env=ENV,
+        command(f"--workdir={workdir}", *self.ARGS), cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 300

@@ -6,6 +6,7 @@ relative --workdir, so a file written by process 1 would show up in its director
 """
 
 import csv
+import os
 import socket
 import subprocess
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from absl.testing import absltest
 
-from tests.launch import ENV, ROOT, TINY, command, launch
+from tests.launch import ROOT, TINY, command, launch
 
 # Equal to float32 rounding: 4 devices run other dot kernels than 1 (see test_sweep).
 RTOL, ATOL = 1e-5, 1e-6
@@ -38,7 +39,7 @@ class TwoProcessTest(absltest.TestCase):
   def launch_two_processes(self, directories: list[Path]) -> list[str]:
     port = free_port()
     env = {
-        **ENV,
+        **os.environ,
         "PYTHONPATH": str(ROOT),
         "JAX_NUM_CPU_DEVICES": "2",
         "JAX_CPU_COLLECTIVES_IMPLEMENTATION": "gloo",
