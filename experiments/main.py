@@ -17,11 +17,11 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import gan_sweep
+from experiments import gan_sweep, theory
 from experiments.workdir import WorkdirError
 from gan_theory.validation import ConfigError, check_choice
 
-EXPERIMENTS = {"gan_sweep": gan_sweep}
+EXPERIMENTS = {"gan_sweep": gan_sweep, "theory": theory}
 
 
 def _unknown_field(error: Exception, argv: list[str]) -> str:
@@ -59,7 +59,9 @@ _COORDINATOR_ADDRESS = flags.DEFINE_string(
     "coordinator_address", None, "Multi-host: host:port of process 0, for jax.distributed."
 )
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1, "Multi-host: how many processes.")
-_PROCESS_ID = flags.DEFINE_integer("process_id", 0, "Multi-host: this process, 0 .. num_processes-1.")
+_PROCESS_ID = flags.DEFINE_integer(
+    "process_id", 0, "Multi-host: this process, 0 .. num_processes-1."
+)
 
 
 def _parse_flags(argv: list[str]) -> list[str]:

@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["curves_figure", "samples_figure"]
+__all__ = ["curves_figure", "errors_figure", "samples_figure"]
 
 
 def samples_figure(
@@ -68,4 +68,43 @@ def curves_figure(
     ax.set_visible(False)
   axes[0].legend(fontsize=8)
   figure.suptitle(f"mean ± standard error over {num_seeds} seeds", fontsize=10)
+  return figure
+
+
+def errors_figure(
+    names: Sequence[str],
+    sizes: np.ndarray,
+    rms_errors: Mapping[str, tuple[np.ndarray, ...]],
+    stderrs: Mapping[str, tuple[np.ndarray, ...]],
+) -> Figure:
+  """Error of each gradient estimator against the sample size, log-log.
+
+  A row per identity, a column per parameter; solid: the RMS error over seeds, dashed:
+  the standard error the estimator reports, dotted: ``1 / sqrt(n)`` through the first
+  point, for the slope.
+
+  Args:
+    names: the identities (generator objectives), in the order of the arrays' last axis.
+    sizes: ``[sizes]`` the sample sizes.
+    rms_errors: estimator -> a named tuple of ``[sizes, identities]`` arrays, a field a
+      parameter.
+    stderrs: estimator -> the same, of the reported standard errors.
+  """
+  parameters = next(iter(rms_errors.values()))._fields
+  figure = Figure(figsize=(4.2 * len(parameters), 3.0 * len(names)), layout="constrained")
+  axes = figure.subplots(len(names), len(parameters), squeeze=False, sharex=True)
+  for row, name in enumerate(names):
+    for col, parameter in enumerate(parameters):
+      ax = axes[row, col]
+      for color, (estimator, errors) in enumerate(rms_errors.items()):
+        error = getattr(errors, parameter)[:, row]
+        ax.loglog(sizes, error, "o-", c=f"C{color}", label=f"{estimator}: RMS error")
+        ax.loglog(sizes, getattr(stderrs[estimator], parameter)[:, row], "--", c=f"C{color}",
+                  label=f"{estimator}: standard error")
+      first = max(getattr(errors, parameter)[0, row] for errors in rms_errors.values())
+      ax.loglog(sizes, first * np.sqrt(sizes[0] / sizes), ":", c="0.4", label="1/sqrt(n)")
+      ax.set_title(f"{name}, d/d {parameter}", fontsize=9)
+      if row == len(names) - 1:
+        ax.set_xlabel("samples n")
+  axes[0, 0].legend(fontsize=7)
   return figure

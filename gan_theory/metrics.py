@@ -6,7 +6,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["ModeStatistics", "mean_and_stderr", "mode_statistics"]
+__all__ = ["ModeStatistics", "mean_and_stderr", "mode_statistics", "power_law_exponent"]
 
 
 class ModeStatistics(NamedTuple):
@@ -68,3 +68,13 @@ def mean_and_stderr(values: jax.Array, axis: int = 0) -> tuple[jax.Array, jax.Ar
   mean = jnp.nanmean(values, axis=axis)
   stderr = jnp.nanstd(values, axis=axis, ddof=1) / jnp.sqrt(n)
   return mean, jnp.where(n > 1, stderr, jnp.nan)
+
+
+def power_law_exponent(x: jax.Array, y: jax.Array) -> jax.Array:
+  """The exponent ``b`` of ``y ~ c x^b``: the least-squares slope of ``log y`` on ``log x``.
+
+  A Monte Carlo error that falls like ``1 / sqrt(n)`` has exponent -1/2 in ``n``.
+  """
+  log_x, log_y = jnp.log(x), jnp.log(y)
+  centred = log_x - jnp.mean(log_x)
+  return jnp.sum(centred * (log_y - jnp.mean(log_y))) / jnp.sum(centred**2)

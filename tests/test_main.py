@@ -7,8 +7,8 @@ from pathlib import Path
 
 from absl.testing import absltest, parameterized
 
-from experiments import gan_sweep, main
-from tests.launch import ROOT, TINY, error_line, launch
+from experiments import gan_sweep, main, theory
+from tests.launch import ROOT, TINY, TINY_THEORY, error_line, launch
 from tests.tiny import tiny_config
 
 
@@ -52,9 +52,36 @@ class LauncherTest(absltest.TestCase):
     self.assertNotEqual(process.returncode, 0)
     self.assertIn("holds results of a different config", error_line(process))
     self.assertEqual((workdir / "results.csv").read_text(), before)
-    process = launch(f"--workdir={workdir}", *TINY, "--overwrite", "--config.target=grid")
+    # (Other seeds: the same programs, which the compilation cache already holds.)
+    process = launch(f"--workdir={workdir}", *TINY, "--overwrite", "--config.first_seed=7")
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
-    self.assertEqual(json.loads((workdir / "config.json").read_text())["target"], "grid")
+    self.assertEqual(json.loads((workdir / "config.json").read_text())["first_seed"], 7)
+    with open(workdir / "results.csv") as f:
+      self.assertEqual({row["seed"] for row in csv.DictReader(f)}, {"7", "8"})
+
+
+  def test_tiny_theory_writes_every_output(self):
+    workdir = Path(self.create_tempdir().full_path) / "theory"
+    process = launch(f"--workdir={workdir}", *TINY_THEORY)
+    self.assertEqual(process.returncode, 0, process.stderr[-2000:])
+    self.assertCountEqual([p.name for p in workdir.iterdir()], theory.OUTPUTS)
+    with open(workdir / "identities.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual(
+        list(rows[0]),
+        ["identity", "estimator", "num_samples", "parameter", "seed", "exact", "estimate",
+         "std_error"],
+    )
+    keys = {(r["identity"], r["estimator"], r["num_samples"], r["parameter"], r["seed"])
+            for r in rows}
+    self.assertLen(rows, 3 * 2 * 3 * 2 * 3)  # identities x estimators x sizes x parameters x seeds
+    self.assertLen(keys, len(rows))
+    self.assertEqual({r["num_samples"] for r in rows}, {"10", "100", "1000"})
+    summary = (workdir / "summary.md").read_text()
+    for section in ("## Value identity", "## Gradient identities at n = 1,000",
+                    "## Variance of each estimator", "## How fast the error falls"):
+      self.assertIn(section, summary)
+    self.assertEqual((workdir / "errors.png").read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
 
 
 class DivergedRunsTest(absltest.TestCase):
@@ -81,15 +108,20 @@ class DivergedRunsTest(absltest.TestCase):
 GAN_SWEEP_BAD_INPUTS = (
     ("unknown_target", ("--config.target=spiral",), "config.target='spiral' is not allowed"),
     ("unknown_objective", ("--config.objectives=minimax,wgan",), "config.objectives=("),
-    ("unknown_activation", ("--config.generator.activation=swish2",), "config.generator.activation"),
+    ("unknown_activation", ("--config.generator.activation=swish2",),
+     "config.generator.activation='swish2' is not allowed"),
     ("unknown_optimizer", ("--config.optimizer.name=adamw",), "config.optimizer.name='adamw'"),
     ("unknown_field", ("--config.num_stepz=3",), "--config.num_stepz: no such field"),
     ("zero_seeds", ("--config.num_seeds=0",), "config.num_seeds=0 must be a positive integer"),
-    ("zero_hidden_size", ("--config.discriminator.hidden_sizes=(0,)",), "config.discriminator.hidden_sizes"),
-    ("negative_learning_rate", ("--config.generator.learning_rate=-1.0",), "config.generator.learning_rate"),
-    ("zero_mode_std", ("--config.ring.std=0", "--config.grid.std=0"), "config."),
+    ("zero_hidden_size", ("--config.discriminator.hidden_sizes=(0,)",),
+     "config.discriminator.hidden_sizes"),
+    ("negative_learning_rate", ("--config.generator.learning_rate=-1.0",),
+     "config.generator.learning_rate=-1.0 must be a positive number"),
+    ("zero_mode_std", ("--config.ring.std=0", "--config.grid.std=0"),
+     "is not valid for target"),
     ("eval_every_not_dividing", ("--config.eval_every=300",), "config.eval_every=300 must divide"),
-    ("checkpoint_every_not_a_multiple", ("--config.checkpoint_every=250",), "config.checkpoint_every=250 must be a multiple"),
+    ("checkpoint_every_not_a_multiple", ("--config.checkpoint_every=250",),
+     "config.checkpoint_every=250 must be a multiple"),
     ("mmd_samples_above_eval_samples", ("--config.mmd_samples=5000",), "config.mmd_samples=5000"),
 )
 # Every experiment config, with the bad inputs it must reject. grid.py is the GAN sweep
@@ -102,8 +134,20 @@ BAD_INPUTS = {
                        "checkpoint_every_not_a_multiple")
     ),
 }
-# The config that stands for each experiment in the tests of its workdir.
-EXPERIMENT_CONFIGS = {"gan_sweep": "ring.py"}
+THEORY_BAD_INPUTS = (
+    ("unknown_objective", ("--config.objectives=minimax,wgan",), "config.objectives=("),
+    ("unknown_field", ("--config.num_sample=3",), "--config.num_sample: no such field"),
+    ("one_sample", ("--config.num_samples=(1,10)",), "each must be at least 2"),
+    ("zero_seeds", ("--config.num_seeds=0",), "config.num_seeds=0 must be a positive integer"),
+    ("zero_data_std", ("--config.data_std=0.0",), "config.data_std=0.0 must be a positive number"),
+    ("negative_generator_std", ("--config.generator_std=-1.5",), "config.generator_std=-1.5"),
+    ("empty_interval", ("--config.quadrature.low=3.0", "--config.quadrature.high=-3.0"),
+     "config.quadrature.low=3.0 must be below config.quadrature.high=-3.0"),
+    ("two_points", ("--config.quadrature.num_points=2",), "config.quadrature.num_points=2"),
+)
+BAD_INPUTS["theory.py"] = THEORY_BAD_INPUTS
+# The shrunken config that stands for each experiment in the tests of its workdir.
+EXPERIMENT_CONFIGS = {"gan_sweep": TINY, "theory": TINY_THEORY}
 CONFIGS = ROOT / "experiments" / "configs"
 
 
@@ -130,22 +174,24 @@ class BadInputTest(parameterized.TestCase):
   )
   def test_bad_config(self, config, args, message):
     workdir = Path(self.create_tempdir().full_path) / "out"
-    process = launch(f"--config={CONFIGS / config}", f"--workdir={workdir}", *args, log_compiles=True)
+    process = launch(
+        f"--config={CONFIGS / config}", f"--workdir={workdir}", *args, log_compiles=True
+    )
     self.assert_one_line_error(process, message)
     self.assertFalse(workdir.exists())
 
   @parameterized.named_parameters(*EXPERIMENT_CONFIGS.items())
-  def test_unwritable_workdir(self, config):
+  def test_unwritable_workdir(self, tiny):
     blocker = Path(self.create_tempfile().full_path)  # A file where a directory must go.
-    process = launch(f"--config={CONFIGS / config}", f"--workdir={blocker}/out", *TINY, log_compiles=True)
+    process = launch(f"--workdir={blocker}/out", *tiny, log_compiles=True)
     self.assert_one_line_error(process, f"--workdir={blocker}/out cannot be written")
 
   @parameterized.named_parameters(*EXPERIMENT_CONFIGS.items())
-  def test_foreign_workdir(self, config):
+  def test_foreign_workdir(self, tiny):
     workdir = Path(self.create_tempdir().full_path)
     (workdir / "config.json").write_text('{"experiment": "another"}\n')
     (workdir / "results.csv").write_text("theirs\n")
-    process = launch(f"--config={CONFIGS / config}", f"--workdir={workdir}", *TINY, log_compiles=True)
+    process = launch(f"--workdir={workdir}", *tiny, log_compiles=True)
     self.assert_one_line_error(process, "holds results of a different config")
     self.assertEqual((workdir / "results.csv").read_text(), "theirs\n")
     self.assertCountEqual([p.name for p in workdir.iterdir()], ["config.json", "results.csv"])

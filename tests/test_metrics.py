@@ -165,5 +165,20 @@ class MeanAndStderrTest(parameterized.TestCase):
     self.assertTrue(np.all(np.isnan(stderr)))
 
 
+
+class PowerLawExponentTest(absltest.TestCase):
+
+  def test_recovers_the_exponent_of_a_power_law(self):
+    n = jnp.array([10.0, 100.0, 1e3, 1e4, 1e5, 1e6])
+    self.assertAlmostEqual(float(metrics.power_law_exponent(n, 3.0 / jnp.sqrt(n))), -0.5, places=5)
+    self.assertAlmostEqual(float(metrics.power_law_exponent(n, 0.1 * n**1.5)), 1.5, places=4)
+
+  def test_least_squares_slope_of_noisy_points(self):
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    y = np.array([1.0, 0.8, 0.45, 0.37])
+    expected = np.polyfit(np.log(x), np.log(y), 1)[0]
+    self.assertAlmostEqual(float(metrics.power_law_exponent(x, y)), expected, places=5)
+
+
 if __name__ == "__main__":
   absltest.main()

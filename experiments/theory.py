@@ -1,0 +1,247 @@
+"""The theory experiment: the value identity and each generator cost's gradient identity,
+estimated pathwise and by the score function, against the exact side, as n grows.
+
+Writes to the workdir: config.json, identities.csv (a row per identity, estimator, sample
+size, parameter and seed), summary.md (the value identity, the estimates at the largest
+sample size, each estimator's variance, and how fast the error falls) and errors.png.
+"""
+
+import csv
+import io
+import math
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+
+from experiments import plots, workdir as workdir_lib
+from gan_theory import objectives, theory
+from gan_theory.distributions import GaussianMixture
+from gan_theory.metrics import mean_and_stderr, power_law_exponent
+from gan_theory.validation import (
+    ConfigError,
+    check_choices,
+    check_int,
+    check_positive,
+    check_positive_ints,
+)
+
+OUTPUTS = ("config.json", "identities.csv", "summary.md", "errors.png")
+ESTIMATORS = ("pathwise", "score_function")
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks every field the theory experiment reads.
+
+  Raises:
+    ConfigError: naming the first bad field and what it allows.
+  """
+  check_choices(config, "objectives", objectives.GENERATOR_OBJECTIVES)
+  for value in check_positive_ints(config, "num_samples"):
+    if value < 2:
+      raise ConfigError(f"config.num_samples={config.num_samples!r}: each must be at least 2")
+  check_int(config, "num_seeds")
+  check_int(config, "first_seed", minimum=0)
+  for field in ("data_std", "generator_std"):
+    check_positive(config, field)
+  modes = config.data_modes
+  if not isinstance(modes, (tuple, list)) or not modes or not all(
+      isinstance(m, (int, float)) and not isinstance(m, bool) for m in modes
+  ):
+    raise ConfigError(f"config.data_modes={modes!r} must be a non-empty list of numbers")
+  if not isinstance(config.generator_mean, (int, float)):
+    raise ConfigError(f"config.generator_mean={config.generator_mean!r} must be a number")
+  check_int(config, "quadrature.num_points", minimum=3)
+  low, high = config.quadrature.low, config.quadrature.high
+  if not low < high:
+    raise ConfigError(
+        f"config.quadrature.low={low!r} must be below config.quadrature.high={high!r}"
+    )
+
+
+def _problem(config: ml_collections.ConfigDict):
+  data = GaussianMixture(modes=jnp.asarray(np.array(config.data_modes, np.float32)[:, None]),
+                         std=config.data_std)
+  theta0 = theory.Gaussian(mean=jnp.float32(config.generator_mean),
+                           log_std=jnp.float32(math.log(config.generator_std)))
+  quadrature = theory.trapezoid(
+      config.quadrature.low, config.quadrature.high, config.quadrature.num_points
+  )
+  return (lambda x: data.log_prob(x[..., None])), theta0, quadrature
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> None:
+  """Runs the theory checks of ``config`` and writes their results to ``workdir``.
+
+  Raises:
+    ConfigError: if the config is not valid; nothing compiles, nothing is written.
+    WorkdirError: if the workdir cannot take the results; nothing compiles.
+  """
+  validate(config)
+  path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
+  names = tuple(config.objectives)
+  log_p_data, theta0, quadrature = _problem(config)
+  seeds = config.first_seed + np.arange(config.num_seeds)
+
+  # One program per sample size: every objective (vmapped) and every seed (lax.map,
+  # which bounds memory to one seed's per-sample gradients).
+  @jax.jit
+  def checks(noise):
+    return jax.lax.map(
+        lambda one: theory.gradient_checks(names, log_p_data, theta0, quadrature, one), noise
+    )
+
+  def draws(seed, n):  # A fresh draw for each seed and sample size.
+    return jax.random.normal(jax.random.fold_in(jax.random.key(seed), n), (n,))
+
+  by_size = []
+  for n in config.num_samples:
+    noise = jnp.stack([draws(int(seed), n) for seed in seeds])
+    by_size.append(jax.device_get(checks(noise)))
+    logging.info("%d samples: done", n)
+  # [sizes, seeds, objectives] for every field.
+  results = jax.tree.map(lambda *sizes: np.stack(sizes), *by_size)
+
+  log_p_data_points = log_p_data(quadrature.points)
+  log_p_generator = theory.gaussian_log_prob(theta0, quadrature.points)
+  value = theory.gan_value(
+      quadrature, log_p_data_points, log_p_generator,
+      theory.optimal_discriminator_logit(log_p_data_points, log_p_generator),
+  )
+  jsd = theory.js_divergence(quadrature, log_p_data_points, log_p_generator)
+
+  if jax.process_index() != 0:
+    return
+  sizes = np.asarray(config.num_samples)
+  workdir_lib.write_text(path / "identities.csv", _identities_csv(names, sizes, seeds, results))
+  workdir_lib.write_text(
+      path / "summary.md", _summary_md(config, names, sizes, results, float(value), float(jsd))
+  )
+  figure = plots.errors_figure(names, sizes, _rms_errors(results), _mean_stderrs(results))
+  workdir_lib.write_atomic(path / "errors.png", lambda f: figure.savefig(f, format="png", dpi=110))
+  logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
+
+
+def _rms_errors(results: theory.GradientCheck) -> dict[str, theory.Gaussian]:
+  """Estimator -> root mean square error over seeds, ``[sizes, objectives]`` a parameter."""
+  return {
+      estimator: jax.tree.map(
+          lambda estimate, exact: np.sqrt(np.mean((estimate - exact) ** 2, axis=1)),
+          getattr(results, estimator), results.exact,
+      )
+      for estimator in ESTIMATORS
+  }
+
+
+def _mean_stderrs(results: theory.GradientCheck) -> dict[str, theory.Gaussian]:
+  """Estimator -> the standard error it reports, averaged over seeds."""
+  return {
+      estimator: jax.tree.map(lambda s: s.mean(axis=1), getattr(results, f"{estimator}_stderr"))
+      for estimator in ESTIMATORS
+  }
+
+
+def _identities_csv(names, sizes, seeds, results: theory.GradientCheck) -> str:
+  buffer = io.StringIO()
+  writer = csv.writer(buffer, lineterminator="\n")
+  writer.writerow(
+      ["identity", "estimator", "num_samples", "parameter", "seed", "exact", "estimate",
+       "std_error"]
+  )
+  for o, name in enumerate(names):
+    for estimator in ESTIMATORS:
+      for i, n in enumerate(sizes):
+        for parameter in theory.Gaussian._fields:
+          for s, seed in enumerate(seeds):
+            exact = getattr(results.exact, parameter)[i, s, o]
+            estimate = getattr(getattr(results, estimator), parameter)[i, s, o]
+            stderr = getattr(getattr(results, f"{estimator}_stderr"), parameter)[i, s, o]
+            writer.writerow([name, estimator, int(n), parameter, int(seed),
+                             f"{exact:.9g}", f"{estimate:.9g}", f"{stderr:.9g}"])
+  return buffer.getvalue()
+
+
+def _rows(names, cells) -> list[str]:
+  """A markdown table row per identity and parameter: the two, then ``cells(index, parameter)``."""
+  return [
+      "| " + " | ".join([name, parameter, *cells(index, parameter)]) + " |"
+      for index, name in enumerate(names)
+      for parameter in theory.Gaussian._fields
+  ]
+
+
+def _summary_md(config, names, sizes, results: theory.GradientCheck, value, jsd) -> str:
+  largest = len(sizes) - 1
+  last_seed = config.first_seed + config.num_seeds - 1
+
+  def at_largest(field: str, index: int, parameter: str) -> np.ndarray:
+    """``[seeds]`` values of a :class:`GradientCheck` field at the largest sample size."""
+    return getattr(getattr(results, field), parameter)[largest, :, index]
+
+  def estimates(index, parameter):
+    cells = [f"{at_largest('exact', index, parameter)[0]:.5f}"]
+    for estimator in ESTIMATORS:
+      mean, stderr = mean_and_stderr(at_largest(estimator, index, parameter))
+      cells.append(f"{float(mean):.5f} ± {float(stderr):.1g}")
+    return cells
+
+  def variances(index, parameter):
+    pathwise, score = (
+        float(np.mean(sizes[largest] * at_largest(f"{estimator}_stderr", index, parameter) ** 2))
+        for estimator in ESTIMATORS
+    )
+    better = "pathwise" if score > pathwise else "score function"
+    return [f"{pathwise:.4g}", f"{score:.4g}", f"{score / pathwise:.2f}", better]
+
+  rms = _rms_errors(results)
+
+  def exponents(index, parameter):
+    return [
+        f"{float(power_law_exponent(sizes, getattr(rms[estimator], parameter)[:, index])):.3f}"
+        for estimator in ESTIMATORS
+    ]
+
+  value_identity = 2 * jsd - math.log(4)
+  lines = [
+      "# The GAN game's identities on a 1-D problem",
+      "",
+      f"p_data: equal mixture of N(m, {config.data_std}^2) for m in {list(config.data_modes)};"
+      f" generator x = {config.generator_mean} + {config.generator_std} z, z ~ N(0, 1)."
+      f" Exact sides by the trapezoid rule on [{config.quadrature.low}, {config.quadrature.high}]"
+      f" with {config.quadrature.num_points} points.",
+      "",
+      "## Value identity",
+      "",
+      f"V(D*, G) = {value:.7f}; 2 JSD(p_data, p_G) - log 4 = {value_identity:.7f};"
+      f" difference {value - value_identity:.2g}.",
+      "",
+      f"## Gradient identities at n = {sizes[largest]:,}",
+      "",
+      f"Mean ± standard error over seeds {config.first_seed}..{last_seed} of each estimate; the"
+      " exact side is the gradient of the divergence by quadrature.",
+      "",
+      "| identity | parameter | exact | pathwise | score function |",
+      "|---|---|---:|---:|---:|",
+      *_rows(names, estimates),
+      "",
+      "## Variance of each estimator",
+      "",
+      f"Per-sample variance (n x standard error^2 at n = {sizes[largest]:,}, averaged over seeds):"
+      " the lower one needs fewer samples for the same error, by their ratio.",
+      "",
+      "| identity | parameter | pathwise | score function | score function / pathwise | better |",
+      "|---|---|---:|---:|---:|---|",
+      *_rows(names, variances),
+      "",
+      "## How fast the error falls",
+      "",
+      "Exponent b of a least-squares fit RMS error ~ c n^b over the sample sizes, the RMS taken"
+      " over seeds; Monte Carlo predicts b = -0.5.",
+      "",
+      "| identity | parameter | pathwise | score function |",
+      "|---|---|---:|---:|",
+      *_rows(names, exponents),
+  ]
+  return "\n".join(lines + [""])

@@ -1,0 +1,203 @@
+"""The theory of the GAN game as functions: the optimal discriminator, divergences, and the
+value and gradient identities.
+
+For a fixed generator density ``p_G``, the discriminator that maximizes the game's value
+is ``D*(x) = p_data(x) / (p_data(x) + p_G(x))`` (Goodfellow et al. 2014, Proposition 1;
+seed 002), whose logit is ``a*(x) = log p_data(x) - log p_G(x)``. At ``D*`` the value is
+``V(D*, G) = 2 JSD(p_data, p_G) - log 4``, and with ``D*`` held fixed at the current
+generator, each generator cost has the gradient of a divergence
+(:data:`COST_DIVERGENCES`):
+
+* minimax, ``E log(1 - D*(G(z)))``: ``2 JSD(p_data, p_G)``;
+* non-saturating, ``E[-log D*(G(z))]``: ``KL(p_G || p_data) - 2 JSD(p_data, p_G)``
+  (Arjovsky and Bottou 2017, Theorem 2.5);
+* maximum likelihood, ``E[-exp(a*(G(z)))]``: ``KL(p_data || p_G)``, whose gradient is
+  that of the negative log-likelihood ``-E_data log p_G`` (seed 000, eqs. 3.3 to 3.7).
+
+Densities enter as log-densities on the points of a 1-D :class:`Quadrature`, and every
+formula stays in log space, so the tails, where densities underflow, cost nothing.
+"""
+
+import functools
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gan_theory import estimators, objectives
+from gan_theory.metrics import mean_and_stderr
+
+__all__ = [
+    "COST_DIVERGENCES",
+    "Gaussian",
+    "GradientCheck",
+    "Quadrature",
+    "expectation",
+    "gradient_checks",
+    "gan_value",
+    "gaussian_log_prob",
+    "gaussian_sample",
+    "js_divergence",
+    "kl_divergence",
+    "optimal_discriminator_logit",
+    "trapezoid",
+]
+
+
+def optimal_discriminator_logit(log_p_data: jax.Array, log_p_generator: jax.Array) -> jax.Array:
+  """``a*(x) = log p_data(x) - log p_G(x)``: ``sigmoid(a*) = p_data / (p_data + p_G)``."""
+  return log_p_data - log_p_generator
+
+
+class Quadrature(NamedTuple):
+  """Points and log-weights of a quadrature rule on an interval of the real line.
+
+  Attributes:
+    points: ``[n]`` the nodes.
+    log_weights: ``[n]`` the logs of their weights.
+  """
+
+  points: jax.Array
+  log_weights: jax.Array
+
+
+def trapezoid(low: float, high: float, num_points: int) -> Quadrature:
+  """The trapezoid rule with ``num_points`` evenly spaced nodes on ``[low, high]``."""
+  points = jnp.linspace(low, high, num_points)
+  step = (high - low) / (num_points - 1)
+  weights = jnp.full(num_points, step).at[0].set(step / 2).at[-1].set(step / 2)
+  return Quadrature(points=points, log_weights=jnp.log(weights))
+
+
+def expectation(quadrature: Quadrature, log_density: jax.Array, values: jax.Array) -> jax.Array:
+  """``E_p[f] = int p(x) f(x) dx`` from ``log p`` and ``f`` on the quadrature's points."""
+  return jnp.sum(jnp.exp(quadrature.log_weights + log_density) * values)
+
+
+def kl_divergence(quadrature: Quadrature, log_p: jax.Array, log_q: jax.Array) -> jax.Array:
+  """``KL(p || q) = E_p[log p - log q]``, by quadrature."""
+  return expectation(quadrature, log_p, log_p - log_q)
+
+
+def js_divergence(quadrature: Quadrature, log_p: jax.Array, log_q: jax.Array) -> jax.Array:
+  """``JSD(p, q) = KL(p || m) / 2 + KL(q || m) / 2`` with ``m = (p + q) / 2``, by quadrature."""
+  log_m = jnp.logaddexp(log_p, log_q) - math.log(2.0)
+  return 0.5 * kl_divergence(quadrature, log_p, log_m) + 0.5 * kl_divergence(
+      quadrature, log_q, log_m
+  )
+
+
+def gan_value(
+    quadrature: Quadrature, log_p_data: jax.Array, log_p_generator: jax.Array, logit: jax.Array
+) -> jax.Array:
+  """``V(D, G) = E_data log D + E_G log(1 - D)`` for ``D = sigmoid(logit)``, by quadrature.
+
+  ``log D = -softplus(-a)`` and ``log(1 - D) = -softplus(a)``: no log of a sigmoid.
+  """
+  return expectation(quadrature, log_p_data, -jax.nn.softplus(-logit)) + expectation(
+      quadrature, log_p_generator, -jax.nn.softplus(logit)
+  )
+
+
+# The divergence whose gradient each generator cost has, with the optimal discriminator
+# held fixed: (quadrature, log p_data, log p_G) -> divergence.
+COST_DIVERGENCES: dict[str, Callable[[Quadrature, jax.Array, jax.Array], jax.Array]] = {
+    "minimax": lambda q, log_p_data, log_p_g: 2.0 * js_divergence(q, log_p_data, log_p_g),
+    "non_saturating": lambda q, log_p_data, log_p_g: (
+        kl_divergence(q, log_p_g, log_p_data) - 2.0 * js_divergence(q, log_p_data, log_p_g)
+    ),
+    "maximum_likelihood": lambda q, log_p_data, log_p_g: kl_divergence(q, log_p_data, log_p_g),
+}
+
+
+class Gaussian(NamedTuple):
+  """Parameters of the 1-D generator ``x = mean + exp(log_std) z``, ``z ~ N(0, 1)``."""
+
+  mean: jax.Array
+  log_std: jax.Array
+
+
+def gaussian_sample(params: Gaussian, noise: jax.Array) -> jax.Array:
+  """``x = mean + exp(log_std) * noise``: the reparameterized sample."""
+  return params.mean + jnp.exp(params.log_std) * noise
+
+
+def gaussian_log_prob(params: Gaussian, x: jax.Array) -> jax.Array:
+  """``log N(x | mean, exp(log_std)^2)``."""
+  standardized = (x - params.mean) * jnp.exp(-params.log_std)
+  return -0.5 * standardized**2 - params.log_std - 0.5 * math.log(2 * math.pi)
+
+
+class GradientCheck(NamedTuple):
+  """A generator cost's gradient at ``theta0`` with ``D*`` frozen there: exact and estimated.
+
+  Each field is a :class:`Gaussian` of arrays with a leading objective axis.
+
+  Attributes:
+    exact: the gradient of the cost's divergence (:data:`COST_DIVERGENCES`), by
+      quadrature and autodiff, independent of the estimators.
+    pathwise: the pathwise estimate, the mean of per-sample gradients.
+    pathwise_stderr: its standard error.
+    score_function: the score-function estimate.
+    score_function_stderr: its standard error.
+  """
+
+  exact: Gaussian
+  pathwise: Gaussian
+  pathwise_stderr: Gaussian
+  score_function: Gaussian
+  score_function_stderr: Gaussian
+
+
+def gradient_checks(
+    names: tuple[str, ...],
+    log_p_data: Callable[[jax.Array], jax.Array],
+    theta0: Gaussian,
+    quadrature: Quadrature,
+    noise: jax.Array,
+) -> GradientCheck:
+  """Checks the gradient identity of every generator cost in ``names`` on one noise draw.
+
+  The cost of a sample is the objective at the optimal discriminator's logit,
+  ``a*(x) = log p_data(x) - log p_theta0(x)``, frozen at ``theta0``; both estimators
+  use the same ``noise`` (``x = theta0.mean + exp(theta0.log_std) * noise``).
+
+  Args:
+    names: generator objectives, from :data:`gan_theory.objectives.GENERATOR_OBJECTIVES`.
+    log_p_data: the data log-density of an array of 1-D points.
+    theta0: the generator's parameters.
+    quadrature: the rule for the exact side.
+    noise: ``[n]`` standard normal draws.
+
+  Returns:
+    The :class:`GradientCheck`, objectives along the leading axis, in ``names`` order.
+  """
+  log_p_data_points = log_p_data(quadrature.points)
+
+  def check(index):
+    def cost(x):
+      logit = optimal_discriminator_logit(log_p_data(x), gaussian_log_prob(theta0, x))
+      return objectives.generator_loss_by_index(names, index, logit)
+
+    def divergence(params):
+      log_p_generator = gaussian_log_prob(params, quadrature.points)
+      branches = [functools.partial(COST_DIVERGENCES[name], quadrature) for name in names]
+      return jax.lax.switch(index, branches, log_p_data_points, log_p_generator)
+
+    pathwise = estimators.pathwise_gradients(cost, gaussian_sample, theta0, noise)
+    samples = gaussian_sample(theta0, noise)
+    score = estimators.score_function_gradients(cost, gaussian_log_prob, theta0, samples)
+    pathwise_mean, pathwise_stderr = _mean_and_stderr(pathwise)
+    score_mean, score_stderr = _mean_and_stderr(score)
+    return GradientCheck(
+        jax.grad(divergence)(theta0), pathwise_mean, pathwise_stderr, score_mean, score_stderr
+    )
+
+  return jax.vmap(check)(jnp.arange(len(names)))
+
+
+def _mean_and_stderr(per_sample: Gaussian) -> tuple[Gaussian, Gaussian]:
+  pairs = [mean_and_stderr(values) for values in per_sample]
+  return Gaussian(*(mean for mean, _ in pairs)), Gaussian(*(stderr for _, stderr in pairs))

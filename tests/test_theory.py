@@ -1,0 +1,146 @@
+"""Tests for gan_theory.theory on the 1-D problem of the theory experiment (issue 4).
+
+p_data = N(-2, 0.5^2) / 2 + N(2, 0.5^2) / 2; the generator is x = mean + exp(log_std) z at
+theta0 = (0.5, log 1.5). Quadrature sides are checked against closed forms; Monte Carlo
+sides within four standard errors at a fixed seed.
+"""
+
+import math
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl.testing import absltest, parameterized
+
+from gan_theory import objectives, theory
+from gan_theory.distributions import GaussianMixture
+
+QUADRATURE = theory.trapezoid(-15.0, 15.0, 30_001)
+DATA = GaussianMixture(modes=jnp.array([[-2.0], [2.0]]), std=0.5)
+THETA0 = theory.Gaussian(mean=jnp.float32(0.5), log_std=jnp.float32(math.log(1.5)))
+NUM_SAMPLES = 100_000
+# Quadrature sums 30,001 float32 terms of size at most ~1: their rounding errors add up
+# like a random walk, to about sqrt(n) * eps = 2e-5 (the order of summation changes with
+# jit and vmap). Allow five times that.
+ATOL = 5 * math.sqrt(30_001) * float(np.finfo(np.float32).eps)
+
+
+def log_p_data(x):
+  return DATA.log_prob(x[..., None])
+
+
+def log_p_generator(params, x):
+  return theory.gaussian_log_prob(params, x)
+
+
+def gaussian_kl(mean_p, std_p, mean_q, std_q):
+  return math.log(std_q / std_p) + (std_p**2 + (mean_p - mean_q) ** 2) / (2 * std_q**2) - 0.5
+
+
+class QuadratureTest(absltest.TestCase):
+
+  def test_densities_integrate_to_one(self):
+    points = QUADRATURE.points
+    for log_density in (log_p_data(points), log_p_generator(THETA0, points)):
+      total = theory.expectation(QUADRATURE, log_density, 1.0)
+      self.assertAlmostEqual(float(total), 1.0, delta=ATOL)
+
+  def test_kl_of_gaussians_against_closed_form(self):
+    p = theory.Gaussian(jnp.float32(0.3), jnp.float32(math.log(0.8)))
+    q = theory.Gaussian(jnp.float32(-1.0), jnp.float32(math.log(2.0)))
+    kl = theory.kl_divergence(
+        QUADRATURE, log_p_generator(p, QUADRATURE.points), log_p_generator(q, QUADRATURE.points)
+    )
+    self.assertAlmostEqual(float(kl), gaussian_kl(0.3, 0.8, -1.0, 2.0), delta=ATOL)
+
+  def test_jsd_is_symmetric_bounded_and_zero_on_itself(self):
+    log_p = log_p_data(QUADRATURE.points)
+    log_q = log_p_generator(THETA0, QUADRATURE.points)
+    jsd = float(theory.js_divergence(QUADRATURE, log_p, log_q))
+    reverse = theory.js_divergence(QUADRATURE, log_q, log_p)
+    self.assertAlmostEqual(jsd, float(reverse), delta=ATOL)
+    self.assertBetween(jsd, 0.01, math.log(2.0))
+    itself = theory.js_divergence(QUADRATURE, log_p, log_p)
+    self.assertAlmostEqual(float(itself), 0.0, delta=ATOL)
+
+
+class OptimalDiscriminatorTest(absltest.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.log_p_data = log_p_data(QUADRATURE.points)
+    self.log_p_generator = log_p_generator(THETA0, QUADRATURE.points)
+    self.logit = theory.optimal_discriminator_logit(self.log_p_data, self.log_p_generator)
+
+  def test_is_the_density_ratio(self):
+    x = np.linspace(-4.0, 4.0, 81)
+    p_data = 0.5 * (np.exp(-((x + 2) ** 2) / 0.5) + np.exp(-((x - 2) ** 2) / 0.5)) / math.sqrt(
+        2 * math.pi * 0.25
+    )
+    p_generator = np.exp(-((x - 0.5) ** 2) / (2 * 1.5**2)) / math.sqrt(2 * math.pi * 1.5**2)
+    points = jnp.asarray(x, jnp.float32)
+    logit = theory.optimal_discriminator_logit(log_p_data(points), log_p_generator(THETA0, points))
+    np.testing.assert_allclose(jax.nn.sigmoid(logit), p_data / (p_data + p_generator), rtol=1e-5)
+
+  def test_value_identity(self):
+    # V(D*, G) = 2 JSD(p_data, p_G) - log 4, to quadrature accuracy.
+    value = theory.gan_value(QUADRATURE, self.log_p_data, self.log_p_generator, self.logit)
+    jsd = theory.js_divergence(QUADRATURE, self.log_p_data, self.log_p_generator)
+    self.assertAlmostEqual(float(value), float(2 * jsd - math.log(4.0)), delta=ATOL)
+
+  def test_maximizes_the_value(self):
+    best = float(theory.gan_value(QUADRATURE, self.log_p_data, self.log_p_generator, self.logit))
+    for seed in range(5):
+      bump = 0.3 * jax.random.normal(jax.random.key(seed), self.logit.shape)
+      other = theory.gan_value(QUADRATURE, self.log_p_data, self.log_p_generator, self.logit + bump)
+      self.assertLess(float(other), best)
+
+
+class GradientIdentityTest(parameterized.TestCase):
+  """With D* frozen at theta0, each cost's gradient is its divergence's gradient."""
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    noise = jax.random.normal(jax.random.key(0), (NUM_SAMPLES,))
+    cls.checks = jax.jit(
+        lambda noise: theory.gradient_checks(
+            objectives.GENERATOR_OBJECTIVES, log_p_data, THETA0, QUADRATURE, noise
+        )
+    )(noise)
+
+  def test_every_gradient_finite(self):
+    chex.assert_tree_all_finite(self.checks)
+    chex.assert_tree_shape_prefix(self.checks, (len(objectives.GENERATOR_OBJECTIVES),))
+
+  def test_maximum_likelihood_exact_side_against_closed_form(self):
+    # grad KL(p_data || N(mean, std^2)) = ((mean - E x) / std^2, 1 - E(x - mean)^2 / std^2),
+    # with E x = 0 and E(x - 0.5)^2 = 0.25 + 4 + 0.25 under p_data.
+    index = objectives.GENERATOR_OBJECTIVES.index("maximum_likelihood")
+    self.assertAlmostEqual(float(self.checks.exact.mean[index]), 0.5 / 1.5**2, delta=ATOL)
+    self.assertAlmostEqual(
+        float(self.checks.exact.log_std[index]), 1 - 4.5 / 1.5**2, delta=ATOL
+    )
+
+  def test_exact_sides_differ_between_costs(self):
+    # The three divergences have different gradients here, so each identity is a real check.
+    exact = np.stack([self.checks.exact.mean, self.checks.exact.log_std], axis=1)
+    for i in range(len(exact)):
+      for j in range(i):
+        self.assertGreater(np.abs(exact[i] - exact[j]).max(), 0.05)
+
+  @parameterized.product(
+      index=tuple(range(len(objectives.GENERATOR_OBJECTIVES))),
+      estimator=("pathwise", "score_function"),
+      parameter=theory.Gaussian._fields,
+  )
+  def test_estimate_within_four_standard_errors(self, index, estimator, parameter):
+    exact = getattr(self.checks.exact, parameter)[index]
+    estimate = getattr(getattr(self.checks, estimator), parameter)[index]
+    stderr = getattr(getattr(self.checks, f"{estimator}_stderr"), parameter)[index]
+    self.assertLess(abs(float(estimate - exact)), 4 * float(stderr))
+
+
+if __name__ == "__main__":
+  absltest.main()
