@@ -8,13 +8,11 @@ curves.png. On several processes, only process 0 writes.
 
 import csv
 import io
-from pathlib import Path
 
 import jax
 import ml_collections
 import numpy as np
 from absl import logging
-from matplotlib.figure import Figure
 
 from experiments import plots, workdir as workdir_lib
 from experiments.checkpoints import SweepCheckpoints
@@ -91,10 +89,6 @@ def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) ->
   return "\n".join(lines + ["", timing + ".", ""])
 
 
-def _write_figure(path: Path, figure: Figure) -> None:
-  workdir_lib.write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=110))
-
-
 def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> None:
   """Runs the sweep of ``config`` and writes its results to ``workdir``.
 
@@ -126,6 +120,10 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
 
   workdir_lib.write_text(path / "results.csv", _results_csv(result))
   workdir_lib.write_text(path / "summary.md", _summary_md(config, result))
-  _write_figure(path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes)))
-  _write_figure(path / "curves.png", plots.curves_figure(result.steps, curves, config.num_seeds))
+  workdir_lib.write_figure(
+      path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes))
+  )
+  workdir_lib.write_figure(
+      path / "curves.png", plots.curves_figure(result.steps, curves, config.num_seeds)
+  )
   logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)

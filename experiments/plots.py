@@ -5,7 +5,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["curves_figure", "errors_figure", "samples_figure"]
+__all__ = ["cost_curves_figure", "curves_figure", "errors_figure", "samples_figure"]
 
 
 def samples_figure(
@@ -107,4 +107,27 @@ def errors_figure(
       if row == len(names) - 1:
         ax.set_xlabel("samples n")
   axes[0, 0].legend(fontsize=7)
+  return figure
+
+
+def cost_curves_figure(
+    names: Sequence[str], discriminator_outputs: np.ndarray, costs: np.ndarray,
+    derivatives: np.ndarray,
+) -> Figure:
+  """The generator costs and the size of their derivatives in the logit, against D(G(z)).
+
+  Args:
+    names: the objectives, in the order of the arrays' first axis.
+    discriminator_outputs: ``[n]`` values of D.
+    costs: ``[objectives, n]`` each cost of one sample.
+    derivatives: ``[objectives, n]`` its derivative in the logit.
+  """
+  figure = Figure(figsize=(9.0, 3.4), layout="constrained")
+  cost_axes, slope_axes = figure.subplots(1, 2)
+  for row, name in enumerate(names):
+    cost_axes.plot(discriminator_outputs, costs[row], c=f"C{row}", label=name)
+    slope_axes.semilogy(discriminator_outputs, np.abs(derivatives[row]), c=f"C{row}", label=name)
+  cost_axes.set(xlabel="D(G(z))", ylabel="generator cost", ylim=(-10, 5))
+  slope_axes.set(xlabel="D(G(z))", ylabel="|d cost / d logit|")
+  cost_axes.legend(fontsize=8)
   return figure

@@ -3,7 +3,8 @@ estimated pathwise and by the score function, against the exact side, as n grows
 
 Writes to the workdir: config.json, identities.csv (a row per identity, estimator, sample
 size, parameter and seed), summary.md (the value identity, the estimates at the largest
-sample size, each estimator's variance, and how fast the error falls) and errors.png.
+sample size, each estimator's variance, and how fast the error falls), errors.png and
+cost_curves.png (each cost and its derivative in the logit against D(G(z))).
 """
 
 import csv
@@ -28,7 +29,7 @@ from gan_theory.validation import (
     check_positive_ints,
 )
 
-OUTPUTS = ("config.json", "identities.csv", "summary.md", "errors.png")
+OUTPUTS = ("config.json", "identities.csv", "summary.md", "errors.png", "cost_curves.png")
 ESTIMATORS = ("pathwise", "score_function")
 
 
@@ -119,8 +120,16 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   workdir_lib.write_text(
       path / "summary.md", _summary_md(config, names, sizes, results, float(value), float(jsd))
   )
-  figure = plots.errors_figure(names, sizes, _rms_errors(results), _mean_stderrs(results))
-  workdir_lib.write_atomic(path / "errors.png", lambda f: figure.savefig(f, format="png", dpi=110))
+  workdir_lib.write_figure(
+      path / "errors.png",
+      plots.errors_figure(names, sizes, _rms_errors(results), _mean_stderrs(results)),
+  )
+  discriminator_outputs = np.linspace(0.001, 0.999, 999)
+  costs, derivatives = jax.device_get(theory.cost_curves(names, discriminator_outputs))
+  workdir_lib.write_figure(
+      path / "cost_curves.png",
+      plots.cost_curves_figure(names, discriminator_outputs, costs, derivatives),
+  )
   logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
 
 

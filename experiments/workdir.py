@@ -12,12 +12,14 @@ import jax
 import ml_collections
 import numpy as np
 from jax.experimental import multihost_utils
+from matplotlib.figure import Figure
 
 __all__ = [
     "WorkdirError",
     "claim",
     "claim_on_process_0",
     "write_atomic",
+    "write_figure",
     "write_text",
 ]
 
@@ -130,6 +132,11 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
   except BaseException:
     os.unlink(handle.name)
     raise
+
+
+def write_figure(path: Path, figure: Figure) -> None:
+  """Writes a matplotlib ``figure`` to ``path`` as a PNG, atomically."""
+  write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=110))
 
 
 def write_text(path: Path, text: str) -> None:

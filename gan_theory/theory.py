@@ -34,6 +34,7 @@ __all__ = [
     "Gaussian",
     "GradientCheck",
     "Quadrature",
+    "cost_curves",
     "expectation",
     "gradient_checks",
     "gan_value",
@@ -110,6 +111,31 @@ COST_DIVERGENCES: dict[str, Callable[[Quadrature, jax.Array, jax.Array], jax.Arr
     ),
     "maximum_likelihood": lambda q, log_p_data, log_p_g: kl_divergence(q, log_p_data, log_p_g),
 }
+
+
+def cost_curves(
+    names: tuple[str, ...], discriminator_outputs: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+  """Each generator cost of one sample, and its derivative in the logit, against ``D(G(z))``.
+
+  The curves of Goodfellow's NIPS 2016 tutorial, Figure 16: where the discriminator
+  rejects a sample (``D -> 0``), the minimax cost is flat (its derivative is ``-D``), the
+  non-saturating cost is steepest (``-(1 - D)``), and the maximum-likelihood cost is
+  flat too, its derivative ``-D / (1 - D)`` growing only as ``D -> 1``.
+
+  Args:
+    names: generator objectives.
+    discriminator_outputs: ``[n]`` values of ``D`` in ``(0, 1)``.
+
+  Returns:
+    ``(costs, derivatives)``, each ``[len(names), n]``.
+  """
+  logits = jnp.log(discriminator_outputs) - jnp.log1p(-discriminator_outputs)
+  curves = [
+      jax.vmap(jax.value_and_grad(functools.partial(objectives.generator_loss, name)))(logits)
+      for name in names
+  ]
+  return jnp.stack([cost for cost, _ in curves]), jnp.stack([slope for _, slope in curves])
 
 
 class Gaussian(NamedTuple):

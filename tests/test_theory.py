@@ -97,6 +97,20 @@ class OptimalDiscriminatorTest(absltest.TestCase):
       self.assertLess(float(other), best)
 
 
+class CostCurvesTest(absltest.TestCase):
+
+  def test_derivatives_in_the_logit(self):
+    # d cost / d a: minimax -D, non-saturating -(1 - D), maximum likelihood -D / (1 - D);
+    # to float32 rounding through the logit and back (rtol 1e-5, about 100 eps).
+    d = jnp.array([1e-4, 0.01, 0.3, 0.5, 0.9, 0.999], jnp.float32)
+    costs, derivatives = theory.cost_curves(objectives.GENERATOR_OBJECTIVES, d)
+    chex.assert_shape((costs, derivatives), (3, 6))
+    expected = {"minimax": -d, "non_saturating": -(1 - d), "maximum_likelihood": -d / (1 - d)}
+    for row, name in enumerate(objectives.GENERATOR_OBJECTIVES):
+      np.testing.assert_allclose(derivatives[row], expected[name], rtol=1e-5, err_msg=name)
+    np.testing.assert_allclose(costs[0], np.log1p(-np.asarray(d)), rtol=1e-5)
+
+
 class GradientIdentityTest(parameterized.TestCase):
   """With D* frozen at theta0, each cost's gradient is its divergence's gradient."""
 
