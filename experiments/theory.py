@@ -4,7 +4,9 @@ estimated pathwise and by the score function, against the exact side, as n grows
 Writes to the workdir: config.json, identities.csv (a row per identity, estimator, sample
 size, parameter and seed), summary.md (the value identity, the estimates at the largest
 sample size, each estimator's variance, and how fast the error falls), errors.png and
-cost_curves.png (each cost and its derivative in the logit against D(G(z))).
+cost_curves.png (each cost and its derivative in the logit against D(G(z))), and, for
+discriminators trained alone against the generator, discriminators.csv and .png (their
+distance to D* against steps).
 """
 
 import csv
@@ -18,18 +20,22 @@ import numpy as np
 from absl import logging
 
 from experiments import plots, workdir as workdir_lib
-from gan_theory import objectives, theory
+from gan_theory import networks, objectives, theory
 from gan_theory.distributions import GaussianMixture
 from gan_theory.metrics import mean_and_stderr, power_law_exponent
 from gan_theory.validation import (
     ConfigError,
+    check_choice,
     check_choices,
     check_int,
     check_positive,
     check_positive_ints,
 )
 
-OUTPUTS = ("config.json", "identities.csv", "summary.md", "errors.png", "cost_curves.png")
+OUTPUTS = (
+    "config.json", "identities.csv", "discriminators.csv", "summary.md", "errors.png",
+    "cost_curves.png", "discriminators.png",
+)
 ESTIMATORS = ("pathwise", "score_function")
 
 
@@ -55,6 +61,16 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not isinstance(config.generator_mean, (int, float)):
     raise ConfigError(f"config.generator_mean={config.generator_mean!r} must be a number")
   check_int(config, "quadrature.num_points", minimum=3)
+  check_positive_ints(config, "discriminator.hidden_sizes")
+  check_choice(config, "discriminator.activation", networks.ACTIVATIONS)
+  check_positive(config, "discriminator.learning_rate")
+  for field in ("batch_size", "num_steps", "eval_every", "num_seeds"):
+    check_int(config, f"discriminator.{field}")
+  if config.discriminator.num_steps % config.discriminator.eval_every:
+    raise ConfigError(
+        f"config.discriminator.eval_every={config.discriminator.eval_every} must divide"
+        f" config.discriminator.num_steps={config.discriminator.num_steps}"
+    )
   low, high = config.quadrature.low, config.quadrature.high
   if not low < high:
     raise ConfigError(
@@ -70,7 +86,7 @@ def _problem(config: ml_collections.ConfigDict):
   quadrature = theory.trapezoid(
       config.quadrature.low, config.quadrature.high, config.quadrature.num_points
   )
-  return (lambda x: data.log_prob(x[..., None])), theta0, quadrature
+  return data, theta0, quadrature
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> None:
@@ -83,7 +99,11 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   validate(config)
   path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
   names = tuple(config.objectives)
-  log_p_data, theta0, quadrature = _problem(config)
+  data, theta0, quadrature = _problem(config)
+
+  def log_p_data(x):
+    return data.log_prob(x[..., None])
+
   seeds = config.first_seed + np.arange(config.num_seeds)
 
   # One program per sample size: every objective (vmapped) and every seed (lax.map,
@@ -105,6 +125,18 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   # [sizes, seeds, objectives] for every field.
   results = jax.tree.map(lambda *sizes: np.stack(sizes), *by_size)
 
+  disc = config.discriminator
+  train_discriminator = theory.make_discriminator_train(
+      log_p_data, lambda key, n: data.sample(key, n)[:, 0], theta0, quadrature,
+      tuple(disc.hidden_sizes), disc.activation, disc.learning_rate, disc.batch_size,
+      disc.num_steps, disc.eval_every,
+  )
+  discriminator_seeds = config.first_seed + np.arange(disc.num_seeds)
+  keys = jax.vmap(jax.random.key)(jnp.asarray(discriminator_seeds, jnp.uint32))
+  distances = jax.device_get(jax.jit(jax.vmap(train_discriminator))(keys))
+  discriminator_steps = disc.eval_every * np.arange(disc.num_steps // disc.eval_every + 1)
+  logging.info("%d discriminators trained", disc.num_seeds)
+
   log_p_data_points = log_p_data(quadrature.points)
   log_p_generator = theory.gaussian_log_prob(theta0, quadrature.points)
   value = theory.gan_value(
@@ -118,7 +150,13 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   sizes = np.asarray(config.num_samples)
   workdir_lib.write_text(path / "identities.csv", _identities_csv(names, sizes, seeds, results))
   workdir_lib.write_text(
-      path / "summary.md", _summary_md(config, names, sizes, results, float(value), float(jsd))
+      path / "discriminators.csv",
+      _discriminators_csv(discriminator_seeds, discriminator_steps, distances),
+  )
+  workdir_lib.write_text(
+      path / "summary.md",
+      _summary_md(config, names, sizes, results, float(value), float(jsd))
+      + _discriminators_md(config, discriminator_steps, distances),
   )
   workdir_lib.write_figure(
       path / "errors.png",
@@ -129,6 +167,16 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   workdir_lib.write_figure(
       path / "cost_curves.png",
       plots.cost_curves_figure(names, discriminator_outputs, costs, derivatives),
+  )
+  curves = {
+      "mean |D - D*|": {
+          label: tuple(np.asarray(s) for s in mean_and_stderr(values))
+          for label, values in zip(("under p_data", "under p_G"), distances)
+      }
+  }
+  workdir_lib.write_figure(
+      path / "discriminators.png",
+      plots.curves_figure(discriminator_steps, curves, disc.num_seeds),
   )
   logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
 
@@ -170,6 +218,42 @@ def _identities_csv(names, sizes, seeds, results: theory.GradientCheck) -> str:
             writer.writerow([name, estimator, int(n), parameter, int(seed),
                              f"{exact:.9g}", f"{estimate:.9g}", f"{stderr:.9g}"])
   return buffer.getvalue()
+
+
+def _discriminators_csv(seeds, steps, distances: theory.DistanceToOptimum) -> str:
+  buffer = io.StringIO()
+  writer = csv.writer(buffer, lineterminator="\n")
+  writer.writerow(["seed", "step", "distance_under_data", "distance_under_generator"])
+  for s, seed in enumerate(seeds):
+    for e, step in enumerate(steps):
+      writer.writerow([int(seed), int(step), f"{distances.under_data[s, e]:.9g}",
+                       f"{distances.under_generator[s, e]:.9g}"])
+  return buffer.getvalue()
+
+
+def _discriminators_md(config, steps, distances: theory.DistanceToOptimum) -> str:
+  disc = config.discriminator
+  rows = []
+  for e in sorted({0, 1, len(steps) // 2, len(steps) - 1}):
+    cells = [str(int(steps[e]))]
+    for values in distances:
+      mean, stderr = mean_and_stderr(values[:, e])
+      cells.append(f"{float(mean):.4f} ± {float(stderr):.1g}")
+    rows.append("| " + " | ".join(cells) + " |")
+  return "\n".join([
+      "",
+      "## Discriminators towards D*",
+      "",
+      f"{disc.num_seeds} discriminators ({tuple(disc.hidden_sizes)} {disc.activation} MLPs, Adam"
+      f" {disc.learning_rate}, batches of {disc.batch_size}) trained alone against the generator"
+      " at theta0, in one vmapped program; mean ± standard error over seeds of the distance to"
+      " D*, integrated by quadrature.",
+      "",
+      "| step | E_data abs(D - D*) | E_G abs(D - D*) |",
+      "|---:|---:|---:|",
+      *rows,
+      "",
+  ])
 
 
 def _rows(names, cells) -> list[str]:

@@ -25,13 +25,15 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
-from gan_theory import estimators, objectives
+from gan_theory import estimators, networks, objectives
 from gan_theory.metrics import mean_and_stderr
 
 __all__ = [
     "COST_DIVERGENCES",
     "Gaussian",
+    "DistanceToOptimum",
     "GradientCheck",
     "Quadrature",
     "cost_curves",
@@ -42,6 +44,7 @@ __all__ = [
     "gaussian_sample",
     "js_divergence",
     "kl_divergence",
+    "make_discriminator_train",
     "optimal_discriminator_logit",
     "trapezoid",
 ]
@@ -227,3 +230,90 @@ def gradient_checks(
 def _mean_and_stderr(per_sample: Gaussian) -> tuple[Gaussian, Gaussian]:
   pairs = [mean_and_stderr(values) for values in per_sample]
   return Gaussian(*(mean for mean, _ in pairs)), Gaussian(*(stderr for _, stderr in pairs))
+
+
+class DistanceToOptimum(NamedTuple):
+  """How far a discriminator ``D = sigmoid(a)`` is from ``D*``, by quadrature.
+
+  Attributes:
+    under_data: ``E_data |D(x) - D*(x)|``.
+    under_generator: ``E_G |D(x) - D*(x)|``.
+  """
+
+  under_data: jax.Array
+  under_generator: jax.Array
+
+
+def make_discriminator_train(
+    log_p_data: Callable[[jax.Array], jax.Array],
+    sample_data: Callable[[jax.Array, int], jax.Array],
+    generator: Gaussian,
+    quadrature: Quadrature,
+    hidden_sizes: tuple[int, ...],
+    activation: str,
+    learning_rate: float,
+    batch_size: int,
+    num_steps: int,
+    eval_every: int,
+) -> Callable[[jax.Array], DistanceToOptimum]:
+  """``train(key)``: a discriminator trained alone against a fixed generator, by Adam.
+
+  Each step draws ``batch_size`` data and generator samples and takes a step on the
+  cross-entropy :func:`gan_theory.objectives.discriminator_loss`; every ``eval_every``
+  steps (and at step 0) the distance to ``D*`` is measured on the quadrature's points.
+
+  Args:
+    log_p_data: the data log-density of an array of 1-D points.
+    sample_data: ``(key, n) -> [n]`` data samples.
+    generator: the fixed 1-D Gaussian generator.
+    quadrature: where the distance to ``D*`` is integrated.
+    hidden_sizes: the discriminator MLP's hidden layers.
+    activation: its activation, from :data:`gan_theory.networks.ACTIVATIONS`.
+    learning_rate: Adam's step size.
+    batch_size: samples of each distribution per step.
+    num_steps: training steps; a multiple of ``eval_every``.
+    eval_every: steps between measurements.
+
+  Returns:
+    ``train(key) -> DistanceToOptimum`` of arrays ``[num_steps // eval_every + 1]``.
+  """
+  network = networks.Discriminator(hidden_sizes, activation)
+  optimizer = optax.adam(learning_rate)
+  log_p_data_points = log_p_data(quadrature.points)
+  log_p_generator_points = gaussian_log_prob(generator, quadrature.points)
+  optimum = jax.nn.sigmoid(optimal_discriminator_logit(log_p_data_points, log_p_generator_points))
+
+  def distance(params):
+    gap = jnp.abs(jax.nn.sigmoid(network.apply(params, quadrature.points[:, None])) - optimum)
+    return DistanceToOptimum(
+        expectation(quadrature, log_p_data_points, gap),
+        expectation(quadrature, log_p_generator_points, gap),
+    )
+
+  def step(carry, step_key):
+    params, opt_state = carry
+    data_key, generator_key = jax.random.split(step_key)
+    real = sample_data(data_key, batch_size)[:, None]
+    fake = gaussian_sample(generator, jax.random.normal(generator_key, (batch_size,)))[:, None]
+
+    def loss(params):
+      return objectives.discriminator_loss(network.apply(params, real), network.apply(params, fake))
+
+    updates, opt_state = optimizer.update(jax.grad(loss)(params), opt_state)
+    return (optax.apply_updates(params, updates), opt_state), None
+
+  def period(carry, period_key):
+    carry, _ = jax.lax.scan(step, carry, jax.random.split(period_key, eval_every))
+    return carry, distance(carry[0])
+
+  def train(key):
+    init_key, train_key = jax.random.split(key)
+    params = network.init(init_key, jnp.zeros((1, 1)))
+    carry = (params, optimizer.init(params))
+    _, distances = jax.lax.scan(
+        period, carry, jax.random.split(train_key, num_steps // eval_every)
+    )
+    return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]),
+                        distance(params), distances)
+
+  return train

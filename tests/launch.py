@@ -27,6 +27,10 @@ TINY_THEORY = (
     "--config.num_samples=(10,100,1000)",
     "--config.num_seeds=3",
     "--config.quadrature.num_points=3001",
+    "--config.discriminator.num_steps=20",
+    "--config.discriminator.eval_every=10",
+    "--config.discriminator.num_seeds=2",
+    "--config.discriminator.hidden_sizes=(8,8)",
 )
 
 def command(*args: str) -> list[str]:

@@ -81,7 +81,13 @@ class LauncherTest(absltest.TestCase):
     for section in ("## Value identity", "## Gradient identities at n = 1,000",
                     "## Variance of each estimator", "## How fast the error falls"):
       self.assertIn(section, summary)
-    self.assertEqual((workdir / "errors.png").read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+    for name in ("errors.png", "cost_curves.png", "discriminators.png"):
+      self.assertEqual((workdir / name).read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+    with open(workdir / "discriminators.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual({(r["seed"], r["step"]) for r in rows},
+                     {(s, t) for s in ("0", "1") for t in ("0", "10", "20")})
+    self.assertIn("## Discriminators towards D*", summary)
 
 
 class DivergedRunsTest(absltest.TestCase):
@@ -144,6 +150,8 @@ THEORY_BAD_INPUTS = (
     ("empty_interval", ("--config.quadrature.low=3.0", "--config.quadrature.high=-3.0"),
      "config.quadrature.low=3.0 must be below config.quadrature.high=-3.0"),
     ("two_points", ("--config.quadrature.num_points=2",), "config.quadrature.num_points=2"),
+    ("discriminator_eval_every", ("--config.discriminator.eval_every=7",),
+     "config.discriminator.eval_every=7 must divide config.discriminator.num_steps=3000"),
 )
 BAD_INPUTS["theory.py"] = THEORY_BAD_INPUTS
 # The shrunken config that stands for each experiment in the tests of its workdir.

@@ -111,6 +111,22 @@ class CostCurvesTest(absltest.TestCase):
     np.testing.assert_allclose(costs[0], np.log1p(-np.asarray(d)), rtol=1e-5)
 
 
+class DiscriminatorTrainingTest(absltest.TestCase):
+
+  def test_moves_towards_the_optimal_discriminator(self):
+    train = theory.make_discriminator_train(
+        log_p_data, lambda key, n: DATA.sample(key, n)[:, 0], THETA0, QUADRATURE,
+        hidden_sizes=(64, 64), activation="relu", learning_rate=1e-3, batch_size=256,
+        num_steps=300, eval_every=150,
+    )
+    distances = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), 2))
+    chex.assert_shape(distances, (2, 3))
+    chex.assert_tree_all_finite(distances)
+    for values in distances:  # Under p_data and under p_G, each seed.
+      self.assertTrue(np.all(values[:, -1] < 0.5 * values[:, 0]), values)
+      self.assertTrue(np.all((values >= 0) & (values <= 1)), values)
+
+
 class GradientIdentityTest(parameterized.TestCase):
   """With D* frozen at theta0, each cost's gradient is its divergence's gradient."""
 
