@@ -10,6 +10,7 @@ distance to D* against steps).
 """
 
 import csv
+import functools
 import io
 import math
 
@@ -114,12 +115,12 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
         lambda one: theory.gradient_checks(names, log_p_data, theta0, quadrature, one), noise
     )
 
-  def draws(seed, n):  # A fresh draw for each seed and sample size.
+  def draws(n, seed):  # A fresh draw for each seed and sample size.
     return jax.random.normal(jax.random.fold_in(jax.random.key(seed), n), (n,))
 
   by_size = []
   for n in config.num_samples:
-    noise = jnp.stack([draws(int(seed), n) for seed in seeds])
+    noise = jax.vmap(functools.partial(draws, n))(jnp.asarray(seeds, jnp.uint32))
     by_size.append(jax.device_get(checks(noise)))
     logging.info("%d samples: done", n)
   # [sizes, seeds, objectives] for every field.
