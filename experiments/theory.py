@@ -149,6 +149,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   if jax.process_index() != 0:
     return
   sizes = np.asarray(config.num_samples)
+  rms_errors = _rms_errors(results)
   workdir_lib.write_text(path / "identities.csv", _identities_csv(names, sizes, seeds, results))
   workdir_lib.write_text(
       path / "discriminators.csv",
@@ -156,12 +157,12 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   )
   workdir_lib.write_text(
       path / "summary.md",
-      _summary_md(config, names, sizes, results, float(value), float(jsd))
+      _summary_md(config, names, sizes, results, rms_errors, float(value), float(jsd))
       + _discriminators_md(config, discriminator_steps, distances),
   )
   workdir_lib.write_figure(
       path / "errors.png",
-      plots.errors_figure(names, sizes, _rms_errors(results), _mean_stderrs(results)),
+      plots.errors_figure(names, sizes, rms_errors, _mean_stderrs(results)),
   )
   discriminator_outputs = np.linspace(0.001, 0.999, 999)
   costs, derivatives = jax.device_get(theory.cost_curves(names, discriminator_outputs))
@@ -266,7 +267,7 @@ def _rows(names, cells) -> list[str]:
   ]
 
 
-def _summary_md(config, names, sizes, results: theory.GradientCheck, value, jsd) -> str:
+def _summary_md(config, names, sizes, results: theory.GradientCheck, rms, value, jsd) -> str:
   largest = len(sizes) - 1
   last_seed = config.first_seed + config.num_seeds - 1
 
@@ -288,8 +289,6 @@ def _summary_md(config, names, sizes, results: theory.GradientCheck, value, jsd)
     )
     better = "pathwise" if score > pathwise else "score function"
     return [f"{pathwise:.4g}", f"{score:.4g}", f"{score / pathwise:.2f}", better]
-
-  rms = _rms_errors(results)
 
   def exponents(index, parameter):
     return [
