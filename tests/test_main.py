@@ -3,11 +3,14 @@
 import csv
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from absl.testing import absltest, parameterized
 
 from experiments import gan_sweep, main, theory
+from tests import bad_inputs
 from tests.launch import ROOT, TINY, TINY_THEORY, error_line, launch
 from tests.tiny import tiny_config
 
@@ -110,52 +113,13 @@ class DivergedRunsTest(absltest.TestCase):
     self.assertIn("| minimax | 2 | 2 | nan ± nan |", (workdir / "summary.md").read_text())
 
 
-# Bad inputs that a GAN sweep config must reject: (case, overrides, start of the message).
-GAN_SWEEP_BAD_INPUTS = (
-    ("unknown_target", ("--config.target=spiral",), "config.target='spiral' is not allowed"),
-    ("unknown_objective", ("--config.objectives=minimax,wgan",), "config.objectives=("),
-    ("unknown_activation", ("--config.generator.activation=swish2",),
-     "config.generator.activation='swish2' is not allowed"),
-    ("unknown_optimizer", ("--config.optimizer.name=adamw",), "config.optimizer.name='adamw'"),
-    ("unknown_field", ("--config.num_stepz=3",), "--config.num_stepz: no such field"),
-    ("zero_seeds", ("--config.num_seeds=0",), "config.num_seeds=0 must be a positive integer"),
-    ("zero_hidden_size", ("--config.discriminator.hidden_sizes=(0,)",),
-     "config.discriminator.hidden_sizes"),
-    ("negative_learning_rate", ("--config.generator.learning_rate=-1.0",),
-     "config.generator.learning_rate=-1.0 must be a positive number"),
-    ("zero_mode_std", ("--config.ring.std=0", "--config.grid.std=0"),
-     "is not valid for target"),
-    ("eval_every_not_dividing", ("--config.eval_every=300",), "config.eval_every=300 must divide"),
-    ("checkpoint_every_not_a_multiple", ("--config.checkpoint_every=250",),
-     "config.checkpoint_every=250 must be a multiple"),
-    ("mmd_samples_above_eval_samples", ("--config.mmd_samples=5000",), "config.mmd_samples=5000"),
-)
-# Every experiment config, with the bad inputs it must reject. grid.py is the GAN sweep
-# with other defaults: it gets the cases those defaults touch.
-BAD_INPUTS = {
-    "ring.py": GAN_SWEEP_BAD_INPUTS,
-    "grid.py": tuple(
-        case for case in GAN_SWEEP_BAD_INPUTS
-        if case[0] in ("unknown_target", "zero_mode_std", "eval_every_not_dividing",
-                       "checkpoint_every_not_a_multiple")
-    ),
-}
-THEORY_BAD_INPUTS = (
-    ("unknown_objective", ("--config.objectives=minimax,wgan",), "config.objectives=("),
-    ("unknown_field", ("--config.num_sample=3",), "--config.num_sample: no such field"),
-    ("one_sample", ("--config.num_samples=(1,10)",), "each must be at least 2"),
-    ("zero_seeds", ("--config.num_seeds=0",), "config.num_seeds=0 must be a positive integer"),
-    ("zero_data_std", ("--config.data_std=0.0",), "config.data_std=0.0 must be a positive number"),
-    ("negative_generator_std", ("--config.generator_std=-1.5",), "config.generator_std=-1.5"),
-    ("empty_interval", ("--config.quadrature.low=3.0", "--config.quadrature.high=-3.0"),
-     "config.quadrature.low=3.0 must be below config.quadrature.high=-3.0"),
-    ("two_points", ("--config.quadrature.num_points=2",), "config.quadrature.num_points=2"),
-    ("discriminator_eval_every", ("--config.discriminator.eval_every=7",),
-     "config.discriminator.eval_every=7 must divide config.discriminator.num_steps=3000"),
-)
-BAD_INPUTS["theory.py"] = THEORY_BAD_INPUTS
-# The shrunken config that stands for each experiment in the tests of its workdir.
+# The shrunken config that stands for each experiment in the launcher's tests, and an
+# override that its validation rejects, with the start of the message.
 EXPERIMENT_CONFIGS = {"gan_sweep": TINY, "theory": TINY_THEORY}
+LAUNCHER_BAD_INPUTS = {
+    "gan_sweep": ("--config.num_seeds=0", "config.num_seeds=0 must be a positive integer"),
+    "theory": ("--config.quadrature.num_points=2", "config.quadrature.num_points=2"),
+}
 CONFIGS = ROOT / "experiments" / "configs"
 
 
@@ -171,22 +135,52 @@ class BadInputTest(parameterized.TestCase):
 
   def test_every_experiment_and_config_has_cases(self):
     self.assertCountEqual(
-        BAD_INPUTS, [p.name for p in CONFIGS.glob("*.py") if p.name != "__init__.py"]
+        bad_inputs.BAD_INPUTS, [p.name for p in CONFIGS.glob("*.py") if p.name != "__init__.py"]
     )
-    self.assertCountEqual(EXPERIMENT_CONFIGS, main.EXPERIMENTS)
+    for table in (EXPERIMENT_CONFIGS, LAUNCHER_BAD_INPUTS):
+      self.assertCountEqual(table, main.EXPERIMENTS)
+
+  def test_every_bad_config_is_rejected_before_compiling(self):
+    workdir = Path(self.create_tempdir().full_path)
+    process = subprocess.run(
+        [sys.executable, "-m", "tests.bad_inputs", str(workdir)], cwd=ROOT,
+        env={**os.environ, "JAX_LOG_COMPILES": "1"}, capture_output=True, text=True, timeout=600,
+    )
+    self.assertEqual(process.returncode, 0, process.stderr[-2000:])
+    # A compile is logged after the "started" line of the case that caused it.
+    self.assertNotIn("Compiling", process.stderr, process.stdout)
+    errors = {
+        line["case"]: line["error"]
+        for line in map(json.loads, process.stdout.splitlines()) if "error" in line
+    }
+    for config_file, cases in bad_inputs.BAD_INPUTS.items():
+      for case, _, message in cases:
+        name = bad_inputs.case_name(config_file, case)
+        with self.subTest(name):
+          self.assertIsNotNone(errors[name], "the bad input was accepted")
+          self.assertIn(message, errors[name])
+          self.assertNotIn("\n", errors[name])
+    self.assertEqual(list(workdir.iterdir()), [])  # No case created its workdir.
 
   @parameterized.named_parameters(
-      (f"{config.removesuffix('.py')}_{case}", config, args, message)
-      for config, cases in BAD_INPUTS.items()
-      for case, args, message in cases
+      (name, EXPERIMENT_CONFIGS[name], *case) for name, case in LAUNCHER_BAD_INPUTS.items()
   )
-  def test_bad_config(self, config, args, message):
+  def test_launcher_prints_one_line(self, tiny, override, message):
     workdir = Path(self.create_tempdir().full_path) / "out"
-    process = launch(
-        f"--config={CONFIGS / config}", f"--workdir={workdir}", *args, log_compiles=True
-    )
+    process = launch(f"--workdir={workdir}", *tiny, override, log_compiles=True)
     self.assert_one_line_error(process, message)
     self.assertFalse(workdir.exists())
+
+  # ml_collections rejects an unknown field of the default config when main.py is imported,
+  # and one of an explicit --config file when the flags are parsed.
+  @parameterized.named_parameters(
+      ("default_config", (), "num_stepz", "num_steps"),
+      ("explicit_config", (f"--config={CONFIGS / 'theory.py'}",), "num_sample", "num_samples"),
+  )
+  def test_unknown_field_is_named_with_a_suggestion(self, config, field, suggestion):
+    process = launch("--workdir=unused", *config, f"--config.{field}=3", log_compiles=True)
+    self.assert_one_line_error(process, f"--config.{field}: no such field")
+    self.assertIn(f"did you mean '{suggestion}'?", error_line(process))
 
   @parameterized.named_parameters(*EXPERIMENT_CONFIGS.items())
   def test_unwritable_workdir(self, tiny):

@@ -1,0 +1,85 @@
+"""Every experiment config's bad inputs, run in one fresh process.
+
+``python -m tests.bad_inputs WORKDIR`` gives each case's config to its experiment's
+``run`` with a workdir under WORKDIR, and prints one JSON line per case: its name and
+the error it raised. Run with ``JAX_LOG_COMPILES=1``, the output then shows any
+compilation: validation must come before everything, so no case may compile anything.
+One process for the whole table keeps the suite fast; the launcher's own handling of a
+bad input (one line, exit status 1) is tested per experiment in ``test_main.py``.
+"""
+
+import importlib
+import json
+import sys
+from pathlib import Path
+
+from experiments import main
+from gan_theory.validation import ConfigError
+
+# Bad inputs that a GAN sweep config must reject: (case, overrides, start of the message).
+GAN_SWEEP_BAD_INPUTS = (
+    ("unknown_target", {"target": "spiral"}, "config.target='spiral' is not allowed"),
+    ("unknown_objective", {"objectives": ("minimax", "wgan")}, "config.objectives=("),
+    ("repeated_objective", {"objectives": ("minimax", "minimax")}, "config.objectives=("),
+    ("unknown_activation", {"generator.activation": "swish2"},
+     "config.generator.activation='swish2' is not allowed"),
+    ("unknown_optimizer", {"optimizer.name": "adamw"}, "config.optimizer.name='adamw'"),
+    ("zero_seeds", {"num_seeds": 0}, "config.num_seeds=0 must be a positive integer"),
+    ("zero_hidden_size", {"discriminator.hidden_sizes": (0,)},
+     "config.discriminator.hidden_sizes"),
+    ("negative_learning_rate", {"generator.learning_rate": -1.0},
+     "config.generator.learning_rate=-1.0 must be a positive number"),
+    ("zero_mode_std", {"ring.std": 0.0, "grid.std": 0.0}, "is not valid for target"),
+    ("eval_every_not_dividing", {"eval_every": 300}, "config.eval_every=300 must divide"),
+    ("checkpoint_every_not_a_multiple", {"checkpoint_every": 250},
+     "config.checkpoint_every=250 must be a multiple"),
+    ("mmd_samples_above_eval_samples", {"mmd_samples": 5000}, "config.mmd_samples=5000"),
+)
+THEORY_BAD_INPUTS = (
+    ("unknown_objective", {"objectives": ("minimax", "wgan")}, "config.objectives=("),
+    ("one_sample", {"num_samples": (1, 10)}, "each must be at least 2"),
+    ("zero_seeds", {"num_seeds": 0}, "config.num_seeds=0 must be a positive integer"),
+    ("zero_data_std", {"data_std": 0.0}, "config.data_std=0.0 must be a positive number"),
+    ("negative_generator_std", {"generator_std": -1.5}, "config.generator_std=-1.5"),
+    ("empty_interval", {"quadrature.low": 3.0, "quadrature.high": -3.0},
+     "config.quadrature.low=3.0 must be below config.quadrature.high=-3.0"),
+    ("two_points", {"quadrature.num_points": 2}, "config.quadrature.num_points=2"),
+    ("discriminator_eval_every", {"discriminator.eval_every": 7},
+     "config.discriminator.eval_every=7 must divide config.discriminator.num_steps=3000"),
+)
+# Every experiment config file, with the bad inputs it must reject. grid.py is the GAN
+# sweep with other defaults: it gets the cases those defaults touch.
+BAD_INPUTS = {
+    "ring.py": GAN_SWEEP_BAD_INPUTS,
+    "grid.py": tuple(
+        case for case in GAN_SWEEP_BAD_INPUTS
+        if case[0] in ("unknown_target", "zero_mode_std", "eval_every_not_dividing",
+                       "checkpoint_every_not_a_multiple")
+    ),
+    "theory.py": THEORY_BAD_INPUTS,
+}
+
+
+def case_name(config_file: str, case: str) -> str:
+  return f"{config_file.removesuffix('.py')}_{case}"
+
+
+def run_all(workdir: Path) -> None:
+  """Runs every case with its workdir ``workdir / <case name>``; prints what each raised."""
+  for config_file, cases in BAD_INPUTS.items():
+    module = importlib.import_module(f"experiments.configs.{config_file.removesuffix('.py')}")
+    for case, overrides, _ in cases:
+      name = case_name(config_file, case)
+      print(json.dumps({"case": name, "started": True}), flush=True)
+      config = module.get_config()
+      config.update_from_flattened_dict(overrides)
+      try:
+        main.EXPERIMENTS[config.experiment].run(config, str(workdir / name))
+        error = None
+      except ConfigError as raised:
+        error = str(raised)
+      print(json.dumps({"case": name, "error": error}), flush=True)
+
+
+if __name__ == "__main__":
+  run_all(Path(sys.argv[1]))
