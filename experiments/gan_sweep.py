@@ -2,12 +2,17 @@
 
 Writes to the workdir: config.json (first, to claim it), checkpoints/ (snapshots of
 the sweep, to resume from), then results.csv (a row per objective, seed and evaluation
-step), summary.md (final metrics, mean ± standard error over seeds), samples.png and
-curves.png. On several processes, only process 0 writes.
+step), summary.md (final metrics, mean ± standard error over seeds), samples.png,
+curves.png and gradient_share.png (which samples of the final generators the gradient
+comes from, against D(G(z))). With a flow generator, the metrics include the held-out negative
+log-likelihood and the divergences, and summary.md starts with the headline table. On
+several processes, only process 0 writes.
 """
 
 import csv
+import functools
 import io
+from typing import NamedTuple
 
 import jax
 import ml_collections
@@ -19,8 +24,35 @@ from experiments.checkpoints import SweepCheckpoints
 from gan_theory import distributions, gan, metrics, sweep
 
 CHECKPOINTS = "checkpoints"
-OUTPUTS = ("config.json", CHECKPOINTS, "results.csv", "summary.md", "samples.png", "curves.png")
+OUTPUTS = (
+    "config.json", CHECKPOINTS, "results.csv", "summary.md", "samples.png", "curves.png",
+    "gradient_share.png",
+)
 _PLOTTED_SEEDS = 4
+# The headline comparison of objectives, when the generator has a density.
+_HEADLINE = ("nll", "forward_kl", "reverse_kl", "jsd", "modes", "high_quality")
+_SHARE_BINS = 10
+
+
+class _GradientShares(NamedTuple):
+  """Per objective, numpy arrays over seeds: where the final generator's gradient comes from."""
+
+  shares: dict[str, np.ndarray]  # [seeds, _SHARE_BINS]
+  concentration: dict[str, np.ndarray]  # [seeds, num_samples]
+
+
+def _gradient_shares(result: sweep.SweepResult) -> _GradientShares:
+  outputs, norms = result.sample_gradients
+  shares = jax.vmap(functools.partial(metrics.gradient_shares, num_bins=_SHARE_BINS))(outputs, norms)
+  concentration = jax.vmap(metrics.concentration_curve)(norms)
+  return _GradientShares(
+      _per_objective(result, np.asarray(shares)), _per_objective(result, np.asarray(concentration))
+  )
+
+
+def _summarized(names: tuple[str, ...]) -> tuple[str, ...]:
+  # A run's Monte Carlo standard errors stay in results.csv; summaries give them over seeds.
+  return tuple(name for name in names if not name.endswith("_stderr"))
 
 
 def _log_progress(progress: sweep.Progress) -> None:
@@ -34,8 +66,7 @@ def _log_progress(progress: sweep.Progress) -> None:
   )
 
 
-def _results_csv(result: sweep.SweepResult) -> str:
-  names = list(gan.EvalMetrics._fields)
+def _results_csv(result: sweep.SweepResult, names: tuple[str, ...]) -> str:
   buffer = io.StringIO()
   writer = csv.writer(buffer, lineterminator="\n")
   writer.writerow(["objective", "seed", "step", "diverged_step", *names])
@@ -54,21 +85,12 @@ def _per_objective(result: sweep.SweepResult, values: np.ndarray) -> dict[str, n
   return {name: values[objectives == name] for name in dict.fromkeys(result.objectives)}
 
 
-def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> str:
-  names = gan.EvalMetrics._fields
+def _table(
+    config: ml_collections.ConfigDict, result: sweep.SweepResult, names: tuple[str, ...]
+) -> list[str]:
+  """A markdown table: a row per objective, the final value of each metric over seeds."""
   header = ["objective", "seeds", "diverged", *names]
-  lines = [
-      f"# {config.target}: final metrics at step {config.num_steps}",
-      "",
-      f"Mean ± standard error over seeds {config.first_seed}..{config.first_seed + config.num_seeds - 1}"
-      f" (the same seeds, hence the same initial parameters and draws, for every objective);"
-      " diverged runs are counted and left out of the means.",
-      "high_quality is a percentage; mmd2 uses bandwidth"
-      f" {config.mmd_bandwidth} on {config.mmd_samples} samples a side.",
-      "",
-      "| " + " | ".join(header) + " |",
-      "|" + "---|" * len(header),
-  ]
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   columns = {name: _per_objective(result, getattr(result.metrics, name)[:, -1]) for name in names}
   diverged = _per_objective(result, result.diverged_step >= 0)
   for objective in config.objectives:
@@ -77,6 +99,69 @@ def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) ->
       mean, stderr = metrics.mean_and_stderr(columns[name][objective])
       cells.append(f"{float(mean):.4g} ± {float(stderr):.2g}")
     lines.append("| " + " | ".join(cells) + " |")
+  return lines
+
+
+def _gradient_share_section(
+    config: ml_collections.ConfigDict, result: sweep.SweepResult
+) -> list[str]:
+  shares = _gradient_shares(result)
+  num_samples = result.samples.shape[1]
+  top = {"top 1%": max(num_samples // 100, 1), "top 10%": max(num_samples // 10, 1)}
+  low, high = f"D < {1 / _SHARE_BINS:g}", f"D >= {1 - 1 / _SHARE_BINS:g}"
+  header = ["objective", *(f"share from {column}" for column in (low, high)),
+            *(f"share of the {column} samples" for column in top)]
+  lines = [
+      "## Where the generator's gradient comes from",
+      "",
+      f"The final generators' gradients, sample by sample, on {num_samples} samples per run:"
+      " the share of the total per-sample gradient norm from samples that the"
+      f" discriminator rejects ({low}) or accepts ({high}), and the share held by the"
+      " samples with the largest gradients (equal samples would give 1% and 10%). mle"
+      " trains on data, not on D: its samples' gradients come from data points.",
+      "",
+      "| " + " | ".join(header) + " |",
+      "|" + "---|" * len(header),
+  ]
+  for objective in config.objectives:
+    columns = [
+        shares.shares[objective][:, 0], shares.shares[objective][:, -1],
+        *(shares.concentration[objective][:, k - 1] for k in top.values()),
+    ]
+    cells = []
+    for values in columns:
+      mean, stderr = metrics.mean_and_stderr(values)
+      cells.append(f"{100 * float(mean):.3g}% ± {100 * float(stderr):.2g}")
+    lines.append("| " + " | ".join([objective, *cells]) + " |")
+  return lines
+
+
+def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> str:
+  names = _summarized(gan.measured_metrics(config))
+  lines = [
+      f"# {config.target}, {config.generator.kind} generator: final metrics at step"
+      f" {config.num_steps}",
+      "",
+      f"Mean ± standard error over seeds {config.first_seed}..{config.first_seed + config.num_seeds - 1}"
+      f" (the same seeds, hence the same initial parameters and draws, for every objective);"
+      " diverged runs are counted and left out of the means.",
+      "high_quality is a percentage; mmd2 uses bandwidth"
+      f" {config.mmd_bandwidth} on {config.mmd_samples} samples a side.",
+  ]
+  if config.generator.kind == "flow":
+    lines += [
+        f"nll (nats), forward_kl = KL(p_data || p_G), reverse_kl = KL(p_G || p_data) and jsd"
+        f" are Monte Carlo estimates on {config.eval_samples} held-out data and generator"
+        " samples per run (their per-run standard errors are in results.csv).",
+        "",
+        "## Headline",
+        "",
+        *_table(config, result, _HEADLINE),
+        "",
+        "## Every metric",
+    ]
+  lines += ["", *_table(config, result, names)]
+  lines += ["", *_gradient_share_section(config, result)]
   steps_run = config.num_steps - result.resumed_from_step
   timing = (
       f"{len(result.seeds)} runs x {steps_run} steps in {result.train_seconds:.1f} s"
@@ -110,20 +195,33 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       objective: points[: len(seeds)]
       for objective, points in _per_objective(result, result.samples).items()
   }
+  names = gan.measured_metrics(config)
   curves = {
       name: {
           objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
           for objective, values in _per_objective(result, getattr(result.metrics, name)).items()
       }
-      for name in gan.EvalMetrics._fields
+      for name in _summarized(names)
   }
 
-  workdir_lib.write_text(path / "results.csv", _results_csv(result))
+  workdir_lib.write_text(path / "results.csv", _results_csv(result, names))
   workdir_lib.write_text(path / "summary.md", _summary_md(config, result))
   workdir_lib.write_figure(
       path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes))
   )
   workdir_lib.write_figure(
       path / "curves.png", plots.curves_figure(result.steps, curves, config.num_seeds)
+  )
+  shares = _gradient_shares(result)
+  workdir_lib.write_figure(
+      path / "gradient_share.png",
+      plots.gradient_share_figure(
+          *(
+              {objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
+               for objective, values in per_objective.items()}
+              for per_objective in shares
+          ),
+          num_seeds=config.num_seeds,
+      ),
   )
   logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)

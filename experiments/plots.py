@@ -5,7 +5,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["cost_curves_figure", "curves_figure", "errors_figure", "samples_figure"]
+__all__ = [
+    "cost_curves_figure",
+    "curves_figure",
+    "errors_figure",
+    "gradient_share_figure",
+    "samples_figure",
+]
 
 
 def samples_figure(
@@ -130,4 +136,45 @@ def cost_curves_figure(
   cost_axes.set(xlabel="D(G(z))", ylabel="generator cost", ylim=(-10, 5))
   slope_axes.set(xlabel="D(G(z))", ylabel="|d cost / d logit|")
   cost_axes.legend(fontsize=8)
+  return figure
+
+
+def gradient_share_figure(
+    shares: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    concentration: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    num_seeds: int,
+) -> Figure:
+  """Which generator samples the gradient comes from, for each objective.
+
+  Args:
+    shares: objective -> (mean, standard error) ``[bins]`` of the share of the gradient
+      from samples with ``D(G(z))`` in each equal bin of ``[0, 1]``.
+    concentration: objective -> (mean, standard error) ``[n]`` of the share held by the
+      ``k`` samples with the largest gradients, ``k = 1..n``.
+    num_seeds: seeds behind each mean, for the title.
+  """
+  figure = Figure(figsize=(10.0, 3.6), layout="constrained")
+  share_axes, concentration_axes = figure.subplots(1, 2)
+  num_objectives = len(shares)
+  for index, (objective, (mean, stderr)) in enumerate(shares.items()):
+    num_bins = len(mean)
+    width = 1.0 / num_bins / (num_objectives + 1)
+    left = np.arange(num_bins) / num_bins + (index + 0.5) * width
+    share_axes.bar(left, mean, width, yerr=stderr, color=f"C{index}", label=objective,
+                   align="edge", error_kw=dict(lw=0.8))
+  share_axes.set(xlabel="D(G(z))", ylabel="share of the gradient", xlim=(0, 1))
+  share_axes.legend(fontsize=8)
+  for index, (objective, (mean, stderr)) in enumerate(concentration.items()):
+    fraction = np.arange(1, len(mean) + 1) / len(mean)
+    concentration_axes.plot(fraction, mean, color=f"C{index}", label=objective)
+    concentration_axes.fill_between(fraction, mean - stderr, mean + stderr, color=f"C{index}",
+                                    alpha=0.2, lw=0)
+  concentration_axes.plot([0, 1], [0, 1], ":", c="0.4", label="equal samples")
+  concentration_axes.set(xscale="log", xlabel="fraction of samples, largest gradients first",
+                         ylabel="share of the gradient", ylim=(0, 1.02))
+  concentration_axes.legend(fontsize=8)
+  figure.suptitle(
+      f"the final generators' per-sample gradient norms; mean ± standard error over {num_seeds}"
+      " seeds", fontsize=10,
+  )
   return figure

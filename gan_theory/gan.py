@@ -2,7 +2,9 @@
 
 Everything static (sizes, step counts, the list of objectives) is closed over; the
 objective of a run is an integer leaf of its state, so runs with different objectives
-share one compiled program. A run's randomness comes from its key alone, split into
+share one compiled program. The generator is an MLP or, with ``generator.kind =
+"flow"``, a RealNVP flow whose exact density allows the ``"mle"`` objective (maximum
+likelihood of the data batch, no discriminator) and the divergence metrics. A run's randomness comes from its key alone, split into
 streams with ``fold_in``: the initial parameters, the data batch and the latents of
 step ``t``, and the evaluation sample depend on the seed only, never on the objective
 (common random numbers: objectives are compared paired).
@@ -17,7 +19,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from gan_theory import distributions, networks, objectives, two_sample
+from gan_theory import distributions, networks, objectives, theory, two_sample
 from gan_theory.metrics import mode_statistics
 from gan_theory.validation import (
     ConfigError,
@@ -28,9 +30,27 @@ from gan_theory.validation import (
     check_positive_ints,
 )
 
-__all__ = ["EvalMetrics", "RunState", "Trainer", "make_train", "make_trainer", "validate"]
+__all__ = [
+    "DENSITY_METRICS",
+    "EvalMetrics",
+    "GENERATORS",
+    "MLE",
+    "OBJECTIVES",
+    "RunState",
+    "SampleGradients",
+    "Trainer",
+    "make_train",
+    "make_trainer",
+    "measured_metrics",
+    "validate",
+]
 
 OPTIMIZERS = ("adam", "sgd")
+GENERATORS = ("mlp", "flow")
+# Trains a flow generator by maximizing the log-likelihood of the data batch directly:
+# the maximum-likelihood baseline that the GAN objectives are compared with.
+MLE = "mle"
+OBJECTIVES = (*objectives.GENERATOR_OBJECTIVES, MLE)
 
 # fold_in tags of the key streams of a run.
 _INIT, _TRAIN, _EVAL, _SAMPLE = 0, 1, 2, 3
@@ -78,6 +98,17 @@ class EvalMetrics(NamedTuple):
     generator_loss: the run's generator objective on the evaluation samples.
     generator_grad_norm: global norm of that objective's gradient in the generator's
       parameters.
+    nll: held-out negative log-likelihood of data under the generator, ``-E_data log
+      p_G``, in nats, on ``eval_samples`` data samples never trained on.
+    forward_kl: ``KL(p_data || p_G) = E_data[log p_data - log p_G]``.
+    reverse_kl: ``KL(p_G || p_data) = E_G[log p_G - log p_data]``.
+    jsd: Jensen-Shannon divergence, ``(E_data[log 2 p_data / (p_data + p_G)] +
+      E_G[log 2 p_G / (p_data + p_G)]) / 2``.
+    nll_stderr, forward_kl_stderr, reverse_kl_stderr, jsd_stderr: the Monte Carlo
+      standard errors of those four estimates.
+
+  The last eight need the generator's density: they are NaN for an MLP generator
+  (see :func:`measured_metrics`).
   """
 
   modes: jax.Array
@@ -88,6 +119,39 @@ class EvalMetrics(NamedTuple):
   discriminator_loss: jax.Array
   generator_loss: jax.Array
   generator_grad_norm: jax.Array
+  nll: jax.Array
+  forward_kl: jax.Array
+  reverse_kl: jax.Array
+  jsd: jax.Array
+  nll_stderr: jax.Array
+  forward_kl_stderr: jax.Array
+  reverse_kl_stderr: jax.Array
+  jsd_stderr: jax.Array
+
+
+# The metrics that need the generator's density.
+DENSITY_METRICS = theory.DivergenceEstimates._fields
+
+
+def measured_metrics(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """The :class:`EvalMetrics` fields that ``config``'s runs measure."""
+  if config.generator.kind == "flow":
+    return EvalMetrics._fields
+  return tuple(name for name in EvalMetrics._fields if name not in DENSITY_METRICS)
+
+
+class SampleGradients(NamedTuple):
+  """Where a generator's gradient comes from, sample by sample (for the cost curves).
+
+  Attributes:
+    discriminator_output: ``[n]`` ``D(G(z_i))`` of each generator sample.
+    grad_norm: ``[n]`` the norm of the gradient of sample ``i``'s cost in the
+      generator's parameters: how much that sample pushes the generator. For ``"mle"``
+      the cost of sample ``i`` is ``-log p_G`` of data sample ``i`` instead.
+  """
+
+  discriminator_output: jax.Array
+  grad_norm: jax.Array
 
 
 class Trainer(NamedTuple):
@@ -102,6 +166,7 @@ class Trainer(NamedTuple):
       steps under ``lax.scan``, then an evaluation.
     sample: ``(state, num_samples) -> [num_samples, d]`` generator samples from the
       run's own sampling stream; ``num_samples`` is static.
+    sample_gradients: ``(state, num_samples) -> SampleGradients`` of the same samples.
     num_periods: ``config.num_steps // config.eval_every``.
   """
 
@@ -110,6 +175,7 @@ class Trainer(NamedTuple):
   train_step: Callable[[RunState], RunState]
   train_period: Callable[[RunState], tuple[RunState, EvalMetrics]]
   sample: Callable[[RunState, int], jax.Array]
+  sample_gradients: Callable[[RunState, int], SampleGradients]
   num_periods: int
 
 
@@ -120,9 +186,17 @@ def validate(config: ml_collections.ConfigDict) -> None:
     ConfigError: naming the first bad field and what it allows.
   """
   target = check_choice(config, "target", distributions.TARGETS)
-  check_choices(config, "objectives", objectives.GENERATOR_OBJECTIVES)
+  names = check_choices(config, "objectives", OBJECTIVES)
   for field in ("num_seeds", "num_steps", "batch_size", "eval_every", "latent_dim"):
     check_int(config, field)
+  kind = check_choice(config, "generator.kind", GENERATORS)
+  if kind == "flow":
+    check_int(config, "generator.num_couplings")
+  elif MLE in names:
+    raise ConfigError(
+        f"config.objectives={names!r} includes {MLE!r}, which needs a density:"
+        " config.generator.kind='flow'"
+    )
   check_int(config, "first_seed", minimum=0)
   check_int(config, "vmap_size", minimum=0)  # 0: automatic.
   check_int(config, "eval_samples", minimum=2)
@@ -159,9 +233,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if not 0.0 <= beta < 1.0:
       raise ConfigError(f"config.optimizer.{field}={beta!r} must be in [0, 1)")
   try:
-    distributions.make_target(target, **config[target])
+    dim = distributions.make_target(target, **config[target]).dim
   except (TypeError, ValueError) as error:
     raise ConfigError(f"config.{target} is not valid for target {target!r}: {error}") from None
+  if kind == "flow" and config.latent_dim != dim:
+    raise ConfigError(
+        f"config.latent_dim={config.latent_dim} must equal the dimension of the data, {dim},"
+        " with config.generator.kind='flow' (a flow is a bijection)"
+    )
 
 
 def _optimizer(
@@ -186,9 +265,11 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   """
   validate(config)
   target = distributions.make_target(config.target, **config[config.target])
-  generator = networks.Generator(
-      tuple(config.generator.hidden_sizes), target.dim, config.generator.activation
-  )
+  hidden_sizes, activation = tuple(config.generator.hidden_sizes), config.generator.activation
+  if config.generator.kind == "flow":
+    generator = networks.RealNVP(target.dim, config.generator.num_couplings, hidden_sizes, activation)
+  else:
+    generator = networks.Generator(hidden_sizes, target.dim, activation)
   discriminator = networks.Discriminator(
       tuple(config.discriminator.hidden_sizes), config.discriminator.activation
   )
@@ -197,11 +278,24 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   objective_names = tuple(config.objectives)
   batch_size, latent_dim = config.batch_size, config.latent_dim
 
-  def generator_cost(objective, generator_params, discriminator_params, latents):
+  def mle_cost(generator_params, real):
+    """``-E_data log p_G``; 0 when no run needs it, so it costs nothing then."""
+    if MLE not in objective_names:
+      return jnp.zeros(())
+    return -jnp.mean(generator.apply(generator_params, real, method=networks.RealNVP.log_prob))
+
+  # One branch per objective, selected by the run's objective index.
+  branches = [
+      (lambda fake_logits, nll: nll) if name == MLE
+      else (lambda fake_logits, nll, name=name: objectives.generator_loss(name, fake_logits))
+      for name in objective_names
+  ]
+
+  def generator_cost(objective, generator_params, discriminator_params, latents, real):
     """The run's generator cost, with the samples and their logits as auxiliary output."""
     fake = generator.apply(generator_params, latents)
     fake_logits = discriminator.apply(discriminator_params, fake)
-    cost = objectives.generator_loss_by_index(objective_names, objective, fake_logits)
+    cost = jax.lax.switch(objective, branches, fake_logits, mle_cost(generator_params, real))
     return cost, (fake, fake_logits)
 
   def generate(generator_params, key, num_samples):
@@ -209,6 +303,23 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
 
   def sample(state, num_samples):
     return generate(state.generator_params, jax.random.fold_in(state.key, _SAMPLE), num_samples)
+
+  def sample_gradients(state, num_samples):
+    sample_key = jax.random.fold_in(state.key, _SAMPLE)
+    latents = jax.random.normal(sample_key, (num_samples, latent_dim))  # Those of `sample`.
+    real = target.sample(jax.random.fold_in(sample_key, 0), num_samples)  # For "mle".
+
+    def one_sample(latent_and_real):
+      latent, real_point = latent_and_real
+      grads, (_, logit) = jax.grad(generator_cost, argnums=1, has_aux=True)(
+          state.objective, state.generator_params, state.discriminator_params, latent[None],
+          real_point[None],
+      )
+      return jax.nn.sigmoid(logit[0]), optax.tree.norm(grads)
+
+    # In chunks: a gradient per sample at once would take num_samples x params of memory.
+    outputs, norms = jax.lax.map(one_sample, (latents, real), batch_size=min(num_samples, 100))
+    return SampleGradients(discriminator_output=outputs, grad_norm=norms)
 
   def init(key, objective):
     generator_key, discriminator_key = jax.random.split(jax.random.fold_in(key, _INIT))
@@ -244,10 +355,11 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     )
     discriminator_params = optax.apply_updates(state.discriminator_params, updates)
 
-    # Generator: one step on its objective, against the updated discriminator.
+    # Generator: one step on its objective, against the updated discriminator ("mle": on
+    # the discriminator's data batch).
     latents = jax.random.normal(generator_latent_key, (batch_size, latent_dim))
     (generator_loss, _), grads = jax.value_and_grad(generator_cost, argnums=1, has_aux=True)(
-        state.objective, state.generator_params, discriminator_params, latents
+        state.objective, state.generator_params, discriminator_params, latents, real
     )
     updates, generator_opt_state = generator_optimizer.update(
         grads, state.generator_opt_state, state.generator_params
@@ -280,8 +392,21 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     real_logits = discriminator.apply(state.discriminator_params, real)
     (generator_loss, (fake, fake_logits)), grads = jax.value_and_grad(
         generator_cost, argnums=1, has_aux=True
-    )(state.objective, state.generator_params, state.discriminator_params, latents)
+    )(state.objective, state.generator_params, state.discriminator_params, latents, real)
     modes = mode_statistics(fake, target.modes, target.std)
+    if config.generator.kind == "flow":
+      density = theory.divergence_estimates(
+          real_log_p_data=target.log_prob(real),
+          real_log_p_generator=generator.apply(
+              state.generator_params, real, method=networks.RealNVP.log_prob
+          ),
+          fake_log_p_data=target.log_prob(fake),
+          fake_log_p_generator=generator.apply(
+              state.generator_params, latents, method=networks.RealNVP.sample_and_log_prob
+          )[1],
+      )._asdict()
+    else:
+      density = {name: jnp.full((), jnp.nan) for name in DENSITY_METRICS}
     metrics = EvalMetrics(
         modes=modes.modes,
         high_quality=modes.high_quality,
@@ -293,6 +418,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         discriminator_loss=objectives.discriminator_loss(real_logits, fake_logits),
         generator_loss=generator_loss,
         generator_grad_norm=optax.tree.norm(grads),
+        **density,
     )
     # A diverged run's numbers mean nothing; NaN keeps them out of every mean.
     diverged = state.diverged_step >= 0
@@ -308,6 +434,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
       train_step=train_step,
       train_period=train_period,
       sample=sample,
+      sample_gradients=sample_gradients,
       num_periods=config.num_steps // config.eval_every,
   )
 

@@ -6,7 +6,14 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["ModeStatistics", "mean_and_stderr", "mode_statistics", "power_law_exponent"]
+__all__ = [
+    "ModeStatistics",
+    "concentration_curve",
+    "gradient_shares",
+    "mean_and_stderr",
+    "mode_statistics",
+    "power_law_exponent",
+]
 
 
 class ModeStatistics(NamedTuple):
@@ -78,3 +85,31 @@ def power_law_exponent(x: jax.Array, y: jax.Array) -> jax.Array:
   log_x, log_y = jnp.log(x), jnp.log(y)
   centred = log_x - jnp.mean(log_x)
   return jnp.sum(centred * (log_y - jnp.mean(log_y))) / jnp.sum(centred**2)
+
+
+def gradient_shares(
+    discriminator_output: jax.Array, grad_norm: jax.Array, num_bins: int
+) -> jax.Array:
+  """The share of the total per-sample gradient norm from each bin of ``D(G(z))``.
+
+  Args:
+    discriminator_output: ``[n]`` ``D(G(z_i))`` in ``[0, 1]``.
+    grad_norm: ``[n]`` the norm of each sample's gradient.
+    num_bins: equal bins of ``[0, 1]``; ``D = 1`` falls in the last.
+
+  Returns:
+    ``[num_bins]`` shares that sum to 1.
+  """
+  bins = jnp.clip(jnp.floor(discriminator_output * num_bins).astype(jnp.int32), 0, num_bins - 1)
+  per_bin = jnp.zeros(num_bins, grad_norm.dtype).at[bins].add(grad_norm)
+  return per_bin / jnp.sum(grad_norm)
+
+
+def concentration_curve(weights: jax.Array) -> jax.Array:
+  """The share of the total of ``weights`` ``[n]`` held by the largest ``k``, for k = 1..n.
+
+  A Lorenz curve read from the top: ``curve[k - 1]`` is the share of the ``k`` largest.
+  Equal weights give ``k / n``; a cost that few samples dominate rises at once.
+  """
+  ordered = jnp.sort(weights)[::-1]
+  return jnp.cumsum(ordered) / jnp.sum(ordered)

@@ -1,11 +1,17 @@
-"""Flax linen MLPs for the generator and the discriminator, used through init/apply."""
+"""Flax linen modules, used through init/apply: MLPs, and a RealNVP flow with an exact density.
 
+The generators map latents to samples with ``apply(params, z)``; the flow also has
+``log_prob`` and ``sample_and_log_prob``, called with ``apply(..., method=...)``.
+"""
+
+import math
 from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
-__all__ = ["ACTIVATIONS", "Discriminator", "Generator", "MLP"]
+__all__ = ["ACTIVATIONS", "AffineCoupling", "Discriminator", "Generator", "MLP", "RealNVP"]
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
@@ -23,6 +29,7 @@ class MLP(nn.Module):
   hidden_sizes: Sequence[int]
   output_size: int
   activation: str = "relu"
+  output_kernel_init: nn.initializers.Initializer = nn.linear.default_kernel_init
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -33,7 +40,7 @@ class MLP(nn.Module):
     activation = ACTIVATIONS[self.activation]
     for size in self.hidden_sizes:
       x = activation(nn.Dense(size)(x))
-    return nn.Dense(self.output_size)(x)
+    return nn.Dense(self.output_size, kernel_init=self.output_kernel_init)(x)
 
 
 class Generator(nn.Module):
@@ -57,3 +64,91 @@ class Discriminator(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     return MLP(self.hidden_sizes, 1, self.activation)(x)[..., 0]
+
+
+class AffineCoupling(nn.Module):
+  """One RealNVP coupling layer (Dinh et al. 2017): invertible, with a cheap log-determinant.
+
+  The coordinates ``i`` with ``i % 2 == parity`` pass unchanged and condition the
+  others, which are scaled and shifted: ``y = x * exp(s) + t`` with
+  ``(t, s) = conditioner(kept)`` and ``s = scale * tanh(.)``, so that ``exp(s)`` stays
+  finite. The conditioner's output layer starts at zero: a new layer is the identity.
+  """
+
+  dim: int
+  parity: int
+  hidden_sizes: Sequence[int]
+  activation: str = "relu"
+
+  def setup(self):
+    self.conditioner = MLP(
+        self.hidden_sizes, 2 * self.dim, self.activation, output_kernel_init=nn.initializers.zeros
+    )
+    self.scale = self.param("scale", nn.initializers.ones, (self.dim,))
+
+  def _split(self, x: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """``(kept, changed, shift, log_scale)``: the masks and the affine map of ``x``."""
+    kept = (jnp.arange(self.dim) % 2 == self.parity).astype(x.dtype)
+    changed = 1.0 - kept
+    shift, raw = jnp.split(self.conditioner(x * kept), 2, axis=-1)
+    return kept, changed, shift * changed, self.scale * jnp.tanh(raw) * changed
+
+  def forward(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(y, log |det dy/dx|)`` for ``x`` of shape ``[..., dim]``."""
+    kept, changed, shift, log_scale = self._split(x)
+    return x * kept + changed * (x * jnp.exp(log_scale) + shift), jnp.sum(log_scale, axis=-1)
+
+  def inverse(self, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(x, log |det dx/dy|)``: the exact inverse of :meth:`forward`."""
+    kept, changed, shift, log_scale = self._split(y)  # The kept part of y is that of x.
+    return y * kept + changed * (y - shift) * jnp.exp(-log_scale), -jnp.sum(log_scale, axis=-1)
+
+
+def _standard_normal_log_prob(z: jax.Array) -> jax.Array:
+  return -0.5 * jnp.sum(z**2, axis=-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
+
+
+class RealNVP(nn.Module):
+  """A normalizing flow ``x = f_L(... f_1(z))``, ``z ~ N(0, I)``, with an exact density.
+
+  ``f_l`` are :class:`AffineCoupling` layers of alternating parity, so every coordinate
+  is transformed when ``num_couplings >= 2``. ``__call__`` maps latents to samples as
+  :class:`Generator` does (the latent dimension is ``dim``); ``log_prob`` inverts the
+  flow, ``log p(x) = log N(f^{-1}(x)) + log |det d f^{-1}(x) / dx|``.
+  """
+
+  dim: int
+  num_couplings: int
+  hidden_sizes: Sequence[int]
+  activation: str = "relu"
+
+  def setup(self):
+    self.couplings = [
+        AffineCoupling(self.dim, i % 2, self.hidden_sizes, self.activation)
+        for i in range(self.num_couplings)
+    ]
+
+  def __call__(self, z: jax.Array) -> jax.Array:
+    """Samples ``[..., dim]`` from latents ``[..., dim]``."""
+    return self.sample_and_log_prob(z)[0]
+
+  def sample_and_log_prob(self, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Samples ``x = f(z)`` and their log-density, from the forward pass alone."""
+    x, log_det = z, 0.0
+    for coupling in self.couplings:
+      x, layer_log_det = coupling.forward(x)
+      log_det += layer_log_det
+    return x, _standard_normal_log_prob(z) - log_det
+
+  def inverse(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(z, log |det dz/dx|)`` with ``z = f^{-1}(x)``."""
+    z, log_det = x, 0.0
+    for coupling in reversed(self.couplings):
+      z, layer_log_det = coupling.inverse(z)
+      log_det += layer_log_det
+    return z, log_det
+
+  def log_prob(self, x: jax.Array) -> jax.Array:
+    """The exact log-density ``[...]`` of samples ``x`` ``[..., dim]``."""
+    z, log_det = self.inverse(x)
+    return _standard_normal_log_prob(z) + log_det

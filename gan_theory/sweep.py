@@ -29,7 +29,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
-from gan_theory.gan import EvalMetrics, RunState, make_trainer
+from gan_theory.gan import EvalMetrics, RunState, SampleGradients, make_trainer
 
 __all__ = [
     "Checkpointer",
@@ -62,6 +62,7 @@ class SweepResult(NamedTuple):
     final_state: the final :class:`RunState` of every run, numpy arrays ``[runs, ...]``,
       its ``key`` as key data.
     samples: ``[runs, num_samples, d]`` generator samples of the final state.
+    sample_gradients: :class:`SampleGradients` of those samples, ``[runs, num_samples]``.
     compile_seconds: time spent compiling the training program (and restoring).
     train_seconds: time spent running it, after compilation.
     resumed_from_step: the step of the snapshot the sweep resumed from, 0 if none.
@@ -74,6 +75,7 @@ class SweepResult(NamedTuple):
   diverged_step: np.ndarray
   final_state: RunState
   samples: np.ndarray
+  sample_gradients: SampleGradients
   compile_seconds: float
   train_seconds: float
   resumed_from_step: int
@@ -257,7 +259,7 @@ def run_sweep(
 
   Args:
     config: a GAN config, as in ``experiments/configs/ring.py``.
-    num_samples: how many final generator samples to return per run.
+    num_samples: how many final generator samples (and their gradients) to return per run.
     on_progress: called after each evaluation period.
     checkpointer: where to save and find snapshots; on every process or on none.
 
@@ -338,7 +340,16 @@ def run_sweep(
     final = snapshot(steps_done, state, history)
     if checkpointer and resumed_from_step < config.num_steps:
       _save(checkpointer, final)
-    samples = compiled(lambda run_state: trainer.sample(run_state, num_samples), state)(state)
+    samples, sample_gradients = compiled(
+        lambda run_state: (
+            trainer.sample(run_state, num_samples),
+            trainer.sample_gradients(run_state, num_samples),
+        ),
+        state,
+    )(state)
+    samples, sample_gradients = jax.tree.map(
+        lambda x: x[:num_runs], _to_host((samples, sample_gradients))
+    )
   return SweepResult(
       objectives=tuple(config.objectives[i] for i in objective_index),
       seeds=seeds,
@@ -346,7 +357,8 @@ def run_sweep(
       metrics=history,
       diverged_step=final.state.diverged_step,
       final_state=final.state,
-      samples=_to_host(samples)[:num_runs],
+      samples=samples,
+      sample_gradients=sample_gradients,
       compile_seconds=compile_seconds,
       train_seconds=train_seconds,
       resumed_from_step=resumed_from_step,

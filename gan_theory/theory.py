@@ -34,9 +34,11 @@ __all__ = [
     "COST_DIVERGENCES",
     "Gaussian",
     "DistanceToOptimum",
+    "DivergenceEstimates",
     "GradientCheck",
     "Quadrature",
     "cost_curves",
+    "divergence_estimates",
     "expectation",
     "gradient_checks",
     "gan_value",
@@ -90,6 +92,67 @@ def js_divergence(quadrature: Quadrature, log_p: jax.Array, log_q: jax.Array) ->
   log_m = jnp.logaddexp(log_p, log_q) - math.log(2.0)
   return 0.5 * kl_divergence(quadrature, log_p, log_m) + 0.5 * kl_divergence(
       quadrature, log_q, log_m
+  )
+
+
+class DivergenceEstimates(NamedTuple):
+  """Monte Carlo estimates from samples of both distributions, with standard errors.
+
+  Attributes:
+    nll: ``-E_data log p_G``, the negative log-likelihood of the data, in nats.
+    forward_kl: ``KL(p_data || p_G)``.
+    reverse_kl: ``KL(p_G || p_data)``.
+    jsd: ``JSD(p_data, p_G)``.
+    nll_stderr, forward_kl_stderr, reverse_kl_stderr, jsd_stderr: their standard errors.
+  """
+
+  nll: jax.Array
+  forward_kl: jax.Array
+  reverse_kl: jax.Array
+  jsd: jax.Array
+  nll_stderr: jax.Array
+  forward_kl_stderr: jax.Array
+  reverse_kl_stderr: jax.Array
+  jsd_stderr: jax.Array
+
+
+def divergence_estimates(
+    real_log_p_data: jax.Array,
+    real_log_p_generator: jax.Array,
+    fake_log_p_data: jax.Array,
+    fake_log_p_generator: jax.Array,
+) -> DivergenceEstimates:
+  """Divergences between ``p_data`` and ``p_G`` from both log-densities on samples of each.
+
+  Each estimate is a sample mean (the JSD: half the sum of one mean per sample), and its
+  standard error is the sample standard deviation over ``sqrt(n)``. The JSD's terms are
+  ``log 2 p / (p + q) = log 2 + log p - logaddexp(log p, log q)``, in log space.
+
+  Args:
+    real_log_p_data: ``[n]`` ``log p_data`` on data samples.
+    real_log_p_generator: ``[n]`` ``log p_G`` on the same data samples.
+    fake_log_p_data: ``[m]`` ``log p_data`` on generator samples.
+    fake_log_p_generator: ``[m]`` ``log p_G`` on the same generator samples.
+
+  Returns:
+    The :class:`DivergenceEstimates`.
+  """
+  real_log_m = jnp.logaddexp(real_log_p_data, real_log_p_generator) - math.log(2.0)
+  fake_log_m = jnp.logaddexp(fake_log_p_data, fake_log_p_generator) - math.log(2.0)
+  nll = mean_and_stderr(-real_log_p_generator)
+  forward_kl = mean_and_stderr(real_log_p_data - real_log_p_generator)
+  reverse_kl = mean_and_stderr(fake_log_p_generator - fake_log_p_data)
+  jsd_real = mean_and_stderr(real_log_p_data - real_log_m)
+  jsd_fake = mean_and_stderr(fake_log_p_generator - fake_log_m)
+  return DivergenceEstimates(
+      nll=nll[0],
+      forward_kl=forward_kl[0],
+      reverse_kl=reverse_kl[0],
+      jsd=0.5 * (jsd_real[0] + jsd_fake[0]),
+      nll_stderr=nll[1],
+      forward_kl_stderr=forward_kl[1],
+      reverse_kl_stderr=reverse_kl[1],
+      jsd_stderr=0.5 * jnp.hypot(jsd_real[1], jsd_fake[1]),
   )
 
 

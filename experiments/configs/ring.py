@@ -29,9 +29,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every = 2 * config.get_ref("eval_every")
   config.latent_dim = 2
 
-  config.generator = ml_collections.ConfigDict(
-      dict(hidden_sizes=(128, 128), activation="relu", learning_rate=1e-3)
-  )
+  # kind "mlp" maps latents through an MLP; "flow" is a RealNVP flow of num_couplings
+  # affine couplings (each conditioner an MLP of hidden_sizes) with an exact density,
+  # which the "mle" objective and the divergence metrics need (latent_dim = data dim).
+  config.generator = ml_collections.ConfigDict(dict(
+      kind="mlp", hidden_sizes=(128, 128), activation="relu", learning_rate=1e-3,
+      num_couplings=8,
+  ))
   config.discriminator = ml_collections.ConfigDict(
       dict(hidden_sizes=(128, 128), activation="relu", learning_rate=1e-3)
   )
