@@ -107,8 +107,8 @@ class EvalMetrics(NamedTuple):
     nll_stderr, forward_kl_stderr, reverse_kl_stderr, jsd_stderr: the Monte Carlo
       standard errors of those four estimates.
 
-  The last eight need the generator's density: they are NaN for an MLP generator
-  (see :func:`measured_metrics`).
+  The last eight need the generator's density: they are None (not measured) for an
+  MLP generator (see :func:`measured_metrics`).
   """
 
   modes: jax.Array
@@ -119,14 +119,14 @@ class EvalMetrics(NamedTuple):
   discriminator_loss: jax.Array
   generator_loss: jax.Array
   generator_grad_norm: jax.Array
-  nll: jax.Array
-  forward_kl: jax.Array
-  reverse_kl: jax.Array
-  jsd: jax.Array
-  nll_stderr: jax.Array
-  forward_kl_stderr: jax.Array
-  reverse_kl_stderr: jax.Array
-  jsd_stderr: jax.Array
+  nll: jax.Array | None
+  forward_kl: jax.Array | None
+  reverse_kl: jax.Array | None
+  jsd: jax.Array | None
+  nll_stderr: jax.Array | None
+  forward_kl_stderr: jax.Array | None
+  reverse_kl_stderr: jax.Array | None
+  jsd_stderr: jax.Array | None
 
 
 # The metrics that need the generator's density.
@@ -406,7 +406,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
           )[1],
       )._asdict()
     else:
-      density = {name: jnp.full((), jnp.nan) for name in DENSITY_METRICS}
+      density = dict.fromkeys(DENSITY_METRICS)
     metrics = EvalMetrics(
         modes=modes.modes,
         high_quality=modes.high_quality,

@@ -220,7 +220,8 @@ def _to_device(tree, sharding: NamedSharding):
 def _record(history: EvalMetrics, column: int, metrics: EvalMetrics) -> None:
   """Writes one evaluation of every run, padding runs dropped, into ``history``."""
   for recorded, new in zip(history, metrics):
-    recorded[:, column] = new[: len(recorded)]
+    if recorded is not None:  # None: a metric the runs do not measure.
+      recorded[:, column] = new[: len(recorded)]
 
 
 def _save(checkpointer: Checkpointer, snapshot: Snapshot) -> None:

@@ -35,6 +35,12 @@ GAN_SWEEP_BAD_INPUTS = (
      "config.checkpoint_every=250 must be a multiple"),
     ("mmd_samples_above_eval_samples", {"mmd_samples": 5000}, "config.mmd_samples=5000"),
 )
+FLOW_BAD_INPUTS = (
+    ("mle_without_a_density", {"generator.kind": "mlp"}, "includes 'mle', which needs a density"),
+    ("unknown_generator", {"generator.kind": "vae"}, "config.generator.kind='vae' is not allowed"),
+    ("latent_dim_of_a_flow", {"latent_dim": 3}, "config.latent_dim=3 must equal the dimension"),
+    ("zero_couplings", {"generator.num_couplings": 0}, "config.generator.num_couplings=0"),
+)
 THEORY_BAD_INPUTS = (
     ("unknown_objective", {"objectives": ("minimax", "wgan")}, "config.objectives=("),
     ("one_sample", {"num_samples": (1, 10)}, "each must be at least 2"),
@@ -47,8 +53,8 @@ THEORY_BAD_INPUTS = (
     ("discriminator_eval_every", {"discriminator.eval_every": 7},
      "config.discriminator.eval_every=7 must divide config.discriminator.num_steps=3000"),
 )
-# Every experiment config file, with the bad inputs it must reject. grid.py is the GAN
-# sweep with other defaults: it gets the cases those defaults touch.
+# Every experiment config file, with the bad inputs it must reject. grid.py and the flow
+# configs are the GAN sweep with other defaults: they get the cases those defaults touch.
 BAD_INPUTS = {
     "ring.py": GAN_SWEEP_BAD_INPUTS,
     "grid.py": tuple(
@@ -56,6 +62,8 @@ BAD_INPUTS = {
         if case[0] in ("unknown_target", "zero_mode_std", "eval_every_not_dividing",
                        "checkpoint_every_not_a_multiple")
     ),
+    "ring_flow.py": FLOW_BAD_INPUTS,
+    "grid_flow.py": FLOW_BAD_INPUTS[:1],
     "theory.py": THEORY_BAD_INPUTS,
 }
 

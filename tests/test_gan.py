@@ -115,8 +115,8 @@ class TrainTest(chex.TestCase):
       diverged_step = int(state.diverged_step)
       self.assertBetween(diverged_step, 1, config.eval_every)
       chex.assert_tree_all_finite(jax.tree.map(lambda m: m[0], metrics))  # Step 0.
-      for name, values in metrics._asdict().items():
-        self.assertTrue(np.all(np.isnan(values[1:])), name)
+      for name in gan.measured_metrics(config):
+        self.assertTrue(np.all(np.isnan(getattr(metrics, name)[1:])), name)
 
   def test_sample(self):
     trainer = gan.make_trainer(tiny_config())
@@ -132,6 +132,74 @@ class TrainTest(chex.TestCase):
     _, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), 1)
     self.assertLess(float(metrics.mmd2[-1]), 0.5 * float(metrics.mmd2[0]))
     self.assertGreaterEqual(float(metrics.modes[-1]), 4)
+
+
+def _tiny_flow_config(**overrides):
+  return tiny_config(
+      objectives=(*OBJECTIVES, "mle"),
+      **{"generator.kind": "flow", "generator.num_couplings": 2,
+         "generator.hidden_sizes": (8, 8), **overrides},
+  )
+
+
+class FlowGeneratorTest(chex.TestCase):
+
+  def test_density_metrics_only_with_a_flow(self):
+    self.assertEqual(gan.measured_metrics(tiny_config()),
+                     tuple(n for n in gan.EvalMetrics._fields if n not in gan.DENSITY_METRICS))
+    self.assertEqual(gan.measured_metrics(_tiny_flow_config()), gan.EvalMetrics._fields)
+    trainer = gan.make_trainer(tiny_config())
+    metrics = jax.jit(trainer.evaluate)(trainer.init(jax.random.key(0), 0))
+    for name in gan.DENSITY_METRICS:
+      self.assertIsNone(getattr(metrics, name), name)
+
+  def test_mle_trains_the_flow_by_likelihood(self):
+    config = _tiny_flow_config(num_steps=200, eval_every=200)
+    _, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), len(OBJECTIVES))
+    chex.assert_tree_all_finite(metrics)
+    # The mle cost on the evaluation data is the held-out NLL itself.
+    np.testing.assert_allclose(metrics.generator_loss, metrics.nll, rtol=1e-6)
+    # 200 steps lower it by far more than four standard errors of the difference.
+    drop = float(metrics.nll[0] - metrics.nll[-1])
+    self.assertGreater(drop, 4 * float(np.hypot(metrics.nll_stderr[0], metrics.nll_stderr[-1])))
+    # The NLL and the forward KL differ by the data's entropy, the same at every step.
+    entropy = metrics.nll - metrics.forward_kl
+    self.assertAlmostEqual(float(entropy[0]), float(entropy[-1]), places=4)
+
+  def test_every_objective_starts_from_the_same_flow(self):
+    config = _tiny_flow_config()
+    trainer = gan.make_trainer(config)
+    key = jax.random.key(3)
+    states = [trainer.init(key, i) for i in range(len(config.objectives))]
+    for state in states[1:]:
+      chex.assert_trees_all_equal(state.generator_params, states[0].generator_params)
+    first, last = (jax.jit(trainer.evaluate)(states[i]) for i in (0, -1))
+    for name in gan.DENSITY_METRICS:
+      np.testing.assert_array_equal(getattr(first, name), getattr(last, name))
+
+
+class SampleGradientsTest(chex.TestCase):
+
+  def test_costs_weigh_samples_as_their_derivatives_in_the_logit(self):
+    # One state, three costs: sample i's gradient is c'(a_i) da_i/dtheta, so the ratio
+    # of two costs' gradient norms is the ratio of their derivatives in the logit:
+    # minimax / non-saturating = D / (1 - D) and maximum likelihood / non-saturating =
+    # exp(a) / (1 - D) = D / (1 - D)^2.
+    config = tiny_config(num_steps=50, eval_every=50)
+    trainer = gan.make_trainer(config)
+    state, _ = jax.jit(trainer.train_period)(trainer.init(jax.random.key(0), 1))
+    sample_gradients = jax.jit(trainer.sample_gradients, static_argnums=1)
+    by_objective = [sample_gradients(state.replace(objective=jnp.int32(i)), 64)
+                    for i in range(len(OBJECTIVES))]
+    d = np.asarray(by_objective[0].discriminator_output, np.float64)
+    chex.assert_shape(d, (64,))
+    for other in by_objective[1:]:
+      np.testing.assert_array_equal(other.discriminator_output, d)
+    minimax, non_saturating, maximum_likelihood = (
+        np.asarray(g.grad_norm, np.float64) for g in by_objective
+    )
+    np.testing.assert_allclose(minimax / non_saturating, d / (1 - d), rtol=1e-4)
+    np.testing.assert_allclose(maximum_likelihood / non_saturating, d / (1 - d) ** 2, rtol=1e-4)
 
 
 # (field, bad value, what the message must say)
@@ -158,6 +226,13 @@ BAD_CONFIGS = [
     ("optimizer.name", "adagrad", "config.optimizer.name='adagrad' is not allowed; valid: adam, sgd"),
     ("optimizer.b2", 1.0, "config.optimizer.b2"),
     ("ring.std", -0.1, "config.ring"),
+    ("generator.kind", "vae", "config.generator.kind='vae' is not allowed; valid: mlp, flow"),
+    ("objectives", ("minimax", "mle"), "includes 'mle', which needs a density"),
+]
+# The same for a flow generator.
+BAD_FLOW_CONFIGS = [
+    ("latent_dim", 3, "config.latent_dim=3 must equal the dimension of the data, 2"),
+    ("generator.num_couplings", 0, "config.generator.num_couplings=0 must be a positive integer"),
 ]
 
 
@@ -166,6 +241,7 @@ class ValidateTest(parameterized.TestCase):
   def test_default_configs_are_valid(self):
     gan.validate(tiny_config())
     gan.validate(tiny_config(target="grid"))
+    gan.validate(_tiny_flow_config())
 
   @parameterized.parameters(*BAD_CONFIGS)
   def test_bad_field_gives_one_line_naming_it(self, field, value, message):
@@ -175,6 +251,14 @@ class ValidateTest(parameterized.TestCase):
       gan.make_trainer(config)
     self.assertIn(message, str(raised.exception))
     self.assertNotIn("\n", str(raised.exception))
+
+  @parameterized.parameters(*BAD_FLOW_CONFIGS)
+  def test_bad_flow_field_gives_one_line_naming_it(self, field, value, message):
+    config = _tiny_flow_config()
+    config.update_from_flattened_dict({field: value})
+    with self.assertRaises(ConfigError) as raised:
+      gan.make_trainer(config)
+    self.assertIn(message, str(raised.exception))
 
 
 if __name__ == "__main__":

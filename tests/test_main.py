@@ -32,6 +32,7 @@ class LauncherTest(absltest.TestCase):
       rows = list(csv.DictReader(f))
     self.assertEqual(len(rows), 2 * 2 * 3)  # objectives x seeds x evaluations
     self.assertEqual(list(rows[0])[:5], ["objective", "seed", "step", "diverged_step", "modes"])
+    self.assertNotIn("nll", rows[0])  # An MLP generator has no density.
     self.assertEqual({r["diverged_step"] for r in rows}, {""})
     self.assertEqual({(r["objective"], r["seed"], r["step"]) for r in rows},
                      {(o, s, t) for o in ("minimax", "maximum_likelihood")
@@ -111,6 +112,32 @@ class DivergedRunsTest(absltest.TestCase):
       self.assertEqual(row["modes"] == "", blank)
       self.assertEqual(row["mmd2"] == "", blank)
     self.assertIn("| minimax | 2 | 2 | nan ± nan |", (workdir / "summary.md").read_text())
+
+
+class FlowSweepTest(absltest.TestCase):
+
+  def test_a_flow_sweep_reports_likelihoods_and_divergences(self):
+    workdir = Path(self.create_tempdir().full_path)
+    objectives = ("minimax", "non_saturating", "maximum_likelihood", "mle")
+    config = tiny_config(
+        objectives=objectives,
+        **{"generator.kind": "flow", "generator.num_couplings": 2, "generator.hidden_sizes": (8, 8)},
+    )
+    gan_sweep.run(config, str(workdir))
+    with open(workdir / "results.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertLen(rows, len(objectives) * 2 * 3)
+    for name in ("nll", "forward_kl", "reverse_kl", "jsd"):
+      for column in (name, f"{name}_stderr"):
+        self.assertTrue(all(float(row[column]) == float(row[column]) for row in rows), column)
+    summary = (workdir / "summary.md").read_text()
+    self.assertIn("# ring, flow generator", summary)
+    headline = summary.split("## Headline")[1].split("## Every metric")[0]
+    self.assertIn("| objective | seeds | diverged | nll | forward_kl | reverse_kl | jsd | modes |"
+                  " high_quality |", headline)
+    for objective in objectives:
+      self.assertIn(f"| {objective} | 2 | 0 |", headline)
+    self.assertIn("## Where the generator's gradient comes from", summary)
 
 
 # The shrunken config that stands for each experiment in the launcher's tests, and an

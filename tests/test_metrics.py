@@ -180,5 +180,23 @@ class PowerLawExponentTest(absltest.TestCase):
     self.assertAlmostEqual(float(metrics.power_law_exponent(x, y)), expected, places=5)
 
 
+class GradientSharesTest(absltest.TestCase):
+
+  def test_shares_by_bin(self):
+    outputs = jnp.array([0.05, 0.05, 0.5, 0.95, 1.0])
+    norms = jnp.array([1.0, 3.0, 2.0, 2.0, 2.0])
+    shares = metrics.gradient_shares(outputs, norms, num_bins=10)
+    expected = np.zeros(10)
+    expected[[0, 5, 9]] = [0.4, 0.2, 0.4]  # D = 1 counts in the last bin.
+    np.testing.assert_allclose(shares, expected, rtol=1e-6)
+
+  def test_concentration_curve(self):
+    np.testing.assert_allclose(metrics.concentration_curve(jnp.ones(4)), [0.25, 0.5, 0.75, 1.0])
+    np.testing.assert_allclose(
+        metrics.concentration_curve(jnp.array([1.0, 6.0, 1.0, 2.0])), [0.6, 0.8, 0.9, 1.0],
+        rtol=1e-6,
+    )
+
+
 if __name__ == "__main__":
   absltest.main()

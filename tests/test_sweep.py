@@ -75,7 +75,7 @@ class DivergenceIsolationTest(chex.TestCase):
     clean_state, clean_metrics = train_period(states)
     bad_state, bad_metrics = train_period(poisoned)
     np.testing.assert_array_equal(bad_state.diverged_step, [-1, 1, -1, -1])
-    self.assertTrue(all(np.isnan(m[1]) for m in bad_metrics))
+    self.assertTrue(all(np.isnan(m[1]) for m in jax.tree.leaves(bad_metrics)))
     others = np.array([0, 2, 3])
     chex.assert_trees_all_equal(
         jax.tree.map(lambda m: m[others], bad_metrics),
@@ -98,7 +98,8 @@ class RunSweepTest(chex.TestCase):
     np.testing.assert_array_equal(result.steps, [0, 10, 20])
     chex.assert_tree_shape_prefix(result.metrics, (num_runs, num_evals))
     chex.assert_shape(result.samples, (num_runs, 50, 2))
-    chex.assert_tree_all_finite(result.metrics)
+    chex.assert_tree_shape_prefix(result.sample_gradients, (num_runs, 50))
+    chex.assert_tree_all_finite((result.metrics, result.sample_gradients))
     np.testing.assert_array_equal(result.final_state.step, [config.num_steps] * num_runs)
     np.testing.assert_array_equal(result.diverged_step, [-1] * num_runs)
 
@@ -169,19 +170,22 @@ class DeviceMeshTest(chex.TestCase):
         assert jax.device_count() == 8
         assert sweep.layout(9, 2).padded_runs == 16
         result = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50)
-        np.savez({str(out)!r}, samples=result.samples, **result.metrics._asdict())
+        measured = {{k: v for k, v in result.metrics._asdict().items() if v is not None}}
+        np.savez({str(out)!r}, samples=result.samples, **result.sample_gradients._asdict(),
+                 **measured)
     """)
     process = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])
     one = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50)
+    expected = {
+        "samples": one.samples, **one.sample_gradients._asdict(),
+        **{k: v for k, v in one.metrics._asdict().items() if v is not None},
+    }
     eight = np.load(out)
-    chex.assert_trees_all_close(
-        {"samples": eight["samples"], **{k: eight[k] for k in one.metrics._fields}},
-        {"samples": one.samples, **one.metrics._asdict()},
-        rtol=RTOL, atol=ATOL,
-    )
+    self.assertCountEqual(eight.files, expected)
+    chex.assert_trees_all_close({k: eight[k] for k in expected}, expected, rtol=RTOL, atol=ATOL)
 
   def test_layout(self):
     mesh, size, padded = sweep.layout(9, 2)

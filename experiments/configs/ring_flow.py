@@ -10,11 +10,15 @@ import ml_collections
 from experiments.configs import ring
 
 
-def get_config() -> ml_collections.ConfigDict:
-  config = ring.get_config()
+def use_flow(config: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Switches a GAN sweep config to the flow generator, with the "mle" row and 8 seeds."""
   config.generator.kind = "flow"
   config.generator.hidden_sizes = (64, 64)
   config.generator.num_couplings = 6
   config.objectives = (*config.objectives, "mle")
   config.num_seeds = 8
   return config
+
+
+def get_config() -> ml_collections.ConfigDict:
+  return use_flow(ring.get_config())
