@@ -21,7 +21,7 @@ from absl import logging
 
 from experiments import plots, workdir as workdir_lib
 from experiments.checkpoints import SweepCheckpoints
-from gan_theory import distributions, gan, metrics, sweep
+from gan_theory import distributions, gan, metrics, objectives, sweep
 
 CHECKPOINTS = "checkpoints"
 OUTPUTS = (
@@ -42,12 +42,15 @@ class _GradientShares(NamedTuple):
 
 
 def _gradient_shares(result: sweep.SweepResult) -> _GradientShares:
+  """For the objectives that are costs of D(G(z)); mle's gradient comes from data points."""
   outputs, norms = result.sample_gradients
   shares = jax.vmap(functools.partial(metrics.gradient_shares, num_bins=_SHARE_BINS))(outputs, norms)
   concentration = jax.vmap(metrics.concentration_curve)(norms)
-  return _GradientShares(
-      _per_objective(result, np.asarray(shares)), _per_objective(result, np.asarray(concentration))
-  )
+  return _GradientShares(*(
+      {objective: values for objective, values in _per_objective(result, np.asarray(x)).items()
+       if objective in objectives.GENERATOR_OBJECTIVES}
+      for x in (shares, concentration)
+  ))
 
 
 def _summarized(names: tuple[str, ...]) -> tuple[str, ...]:
@@ -117,13 +120,12 @@ def _gradient_share_section(
       f"The final generators' gradients, sample by sample, on {num_samples} samples per run:"
       " the share of the total per-sample gradient norm from samples that the"
       f" discriminator rejects ({low}) or accepts ({high}), and the share held by the"
-      " samples with the largest gradients (equal samples would give 1% and 10%). mle"
-      " trains on data, not on D: its samples' gradients come from data points.",
+      " samples with the largest gradients (equal samples would give 1% and 10%).",
       "",
       "| " + " | ".join(header) + " |",
       "|" + "---|" * len(header),
   ]
-  for objective in config.objectives:
+  for objective in shares.shares:
     columns = [
         shares.shares[objective][:, 0], shares.shares[objective][:, -1],
         *(shares.concentration[objective][:, k - 1] for k in top.values()),

@@ -169,7 +169,7 @@ def gradient_share_figure(
     concentration_axes.plot(fraction, mean, color=f"C{index}", label=objective)
     concentration_axes.fill_between(fraction, mean - stderr, mean + stderr, color=f"C{index}",
                                     alpha=0.2, lw=0)
-  concentration_axes.plot([0, 1], [0, 1], ":", c="0.4", label="equal samples")
+  concentration_axes.plot(fraction, fraction, ":", c="0.4", label="equal samples")
   concentration_axes.set(xscale="log", xlabel="fraction of samples, largest gradients first",
                          ylabel="share of the gradient", ylim=(0, 1.02))
   concentration_axes.legend(fontsize=8)
