@@ -291,6 +291,16 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
       for name in objective_names
   ]
 
+  # The distinct discriminator losses of the objectives (mle's discriminator, trained
+  # alongside for its metrics, uses the cross-entropy), and which one each objective uses;
+  # a sweep of the minimax game's three costs has a single one and needs no switch.
+  paired = [
+      objectives.discriminator_loss if name == MLE else objectives.paired_discriminator_loss(name)
+      for name in objective_names
+  ]
+  discriminator_losses = list(dict.fromkeys(paired))
+  discriminator_loss_index = jnp.asarray([discriminator_losses.index(loss) for loss in paired])
+
   def generator_cost(objective, generator_params, discriminator_params, latents, real):
     """The run's generator cost, with the samples and their logits as auxiliary output."""
     fake = generator.apply(generator_params, latents)
@@ -340,13 +350,16 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     step_key = jax.random.fold_in(jax.random.fold_in(state.key, _TRAIN), state.step)
     data_key, discriminator_latent_key, generator_latent_key = jax.random.split(step_key, 3)
 
-    # Discriminator: one step of descent on the cross-entropy.
+    # Discriminator: one step of descent on the loss paired with the run's objective.
     real = target.sample(data_key, batch_size)
     fake = generate(state.generator_params, discriminator_latent_key, batch_size)
 
     def discriminator_cost(params):
-      return objectives.discriminator_loss(
-          discriminator.apply(params, real), discriminator.apply(params, fake)
+      real_logits, fake_logits = discriminator.apply(params, real), discriminator.apply(params, fake)
+      if len(discriminator_losses) == 1:
+        return discriminator_losses[0](real_logits, fake_logits)
+      return jax.lax.switch(
+          discriminator_loss_index[state.objective], discriminator_losses, real_logits, fake_logits
       )
 
     discriminator_loss, grads = jax.value_and_grad(discriminator_cost)(state.discriminator_params)

@@ -8,24 +8,44 @@ written in logit space, so no ``log(sigmoid(.))`` is ever formed:
   which at the optimal discriminator equals ``-p_data / p_G``.
 
 Each generator objective is a function ``fake_logits -> scalar`` that the generator
-*minimizes*; :data:`GENERATOR_OBJECTIVES` names them in a fixed order, which is also
-the branch order of :func:`generator_loss_by_index`.
+*minimizes*, paired with the loss its discriminator minimizes;
+:data:`GENERATOR_OBJECTIVES` names them in a fixed order, which is also the branch
+order of :func:`generator_loss_by_index`; :func:`paired_discriminator_loss` gives each
+one's discriminator loss.
+
+The f-GAN games (Nowozin et al. 2016), ``f_<divergence>`` for each of
+:data:`F_DIVERGENCES`, train the discriminator to maximize the variational lower bound
+``F(a) = E_data[T(a)] - E_G[f*(T(a))] <= D_f(p_data || p_G)`` and the generator to
+minimize ``-E_G[f*(T(a))]``. The output activation ``T(a)`` of each is chosen so that
+the optimal logit is ``a* = log p_data - log p_G`` for every game, as for the
+cross-entropy: ``T(a*) = f'(p_data / p_G)``, and ``D = sigmoid(a)`` is the same classifier
+throughout. With ``a*`` held fixed, the generator's cost then has the gradient of
+``D_f`` itself (``f*(f'(u)) = u f'(u) - f(u)``).
 """
 
+import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 __all__ = [
+    "FGan",
+    "F_DIVERGENCES",
+    "F_GANS",
     "GENERATOR_OBJECTIVES",
+    "MAX_EXPONENT",
     "MAX_LIKELIHOOD_LOGIT",
+    "capped_exp",
     "discriminator_loss",
     "generator_loss",
     "generator_loss_by_index",
     "maximum_likelihood",
     "minimax",
     "non_saturating",
+    "paired_discriminator_loss",
+    "variational_bound",
 ]
 
 # Above this logit the maximum-likelihood cost -exp(a) continues as its tangent line,
@@ -34,8 +54,22 @@ __all__ = [
 # ~ 5.5e34 would overflow Adam's second moment (g^2 > 3.4e38) and turn the update into
 # inf or NaN.
 MAX_LIKELIHOOD_LOGIT = 20.0
+# The same cap for every exponential of a logit in the f-GAN games.
+MAX_EXPONENT = MAX_LIKELIHOOD_LOGIT
 
 GeneratorObjective = Callable[[jax.Array], jax.Array]
+DiscriminatorLoss = Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def capped_exp(x: jax.Array, max_exponent: float = MAX_EXPONENT) -> jax.Array:
+  """``exp(x)``, continued by its tangent line above ``max_exponent``.
+
+  Value and gradient stay finite and continuous for every finite ``x``, and the
+  exponential is only evaluated at ``min(x, max_exponent)``, so neither it nor its
+  gradient can overflow (no NaN can come out of an unselected ``where`` branch).
+  """
+  capped = jnp.minimum(x, max_exponent)
+  return jnp.exp(capped) * (1.0 + x - capped)
 
 
 def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
@@ -102,21 +136,93 @@ def maximum_likelihood(
   Returns:
     The scalar cost the generator minimizes.
   """
-  capped = jnp.minimum(fake_logits, max_logit)
-  exp_capped = jnp.exp(capped)
-  cost = -exp_capped * (1.0 + fake_logits - capped)
-  return jnp.mean(cost)
+  return -jnp.mean(capped_exp(fake_logits, max_logit))
 
 
-_OBJECTIVES: dict[str, GeneratorObjective] = {
-    "minimax": minimax,
-    "non_saturating": non_saturating,
-    "maximum_likelihood": maximum_likelihood,
+class FGan(NamedTuple):
+  """An f-GAN game in the logit parametrization, for ``D_f(P || Q) = E_Q f(p / q)``.
+
+  Attributes:
+    variational_function: ``a -> T(a)``, the discriminator's output, on data samples.
+    conjugate: ``a -> f*(T(a))``, the convex conjugate of ``f`` at ``T(a)``, on
+      generator samples.
+  """
+
+  variational_function: Callable[[jax.Array], jax.Array]
+  conjugate: Callable[[jax.Array], jax.Array]
+
+
+_LOG_2 = math.log(2.0)
+# Each game's T(a) and f*(T(a)), with T(a*) = f'(u) at u = p/q = exp(a*):
+F_GANS: dict[str, FGan] = {
+    # f(u) = u log u: T = 1 + a, f*(t) = exp(t - 1).
+    "kl": FGan(lambda a: 1.0 + a, capped_exp),
+    # f(u) = -log u: T = -exp(-a) = -q/p, f*(t) = -1 - log(-t).
+    "reverse_kl": FGan(lambda a: -capped_exp(-a), lambda a: a - 1.0),
+    # f(u) = (u - 1)^2: T = 2 (exp(a) - 1), f*(t) = t^2 / 4 + t.
+    "pearson": FGan(lambda a: 2.0 * (capped_exp(a) - 1.0), lambda a: capped_exp(2.0 * a) - 1.0),
+    # f(u) = (sqrt(u) - 1)^2: T = 1 - exp(-a / 2), f*(t) = t / (1 - t).
+    "squared_hellinger": FGan(
+        lambda a: 1.0 - capped_exp(-0.5 * a), lambda a: capped_exp(0.5 * a) - 1.0
+    ),
+    # f(u) = u log u - (u + 1) log((u + 1) / 2), D_f = 2 JSD: T = log 2 - softplus(-a),
+    # f*(t) = -log(2 - exp(t)).
+    "jensen_shannon": FGan(
+        lambda a: _LOG_2 - jax.nn.softplus(-a), lambda a: jax.nn.softplus(a) - _LOG_2
+    ),
+}
+F_DIVERGENCES: tuple[str, ...] = tuple(F_GANS)
+
+
+def variational_bound(name: str, real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+  """``F = E_data[T(a)] - E_G[f*(T(a))]``, a lower bound on ``D_f(p_data || p_G)``.
+
+  Equality holds at the optimal logit ``a* = log p_data - log p_G``.
+
+  Args:
+    name: one of :data:`F_DIVERGENCES`.
+    real_logits: discriminator logits on data samples.
+    fake_logits: discriminator logits on generator samples.
+
+  Returns:
+    The scalar bound.
+  """
+  game = _lookup_game(name)
+  return jnp.mean(game.variational_function(real_logits)) - jnp.mean(game.conjugate(fake_logits))
+
+
+def _lookup_game(name: str) -> FGan:
+  try:
+    return F_GANS[name]
+  except KeyError:
+    raise ValueError(f"unknown f-divergence {name!r}; valid: {', '.join(F_DIVERGENCES)}") from None
+
+
+class _Objective(NamedTuple):
+  generator: GeneratorObjective
+  discriminator: DiscriminatorLoss
+
+
+def _f_gan_objective(name: str) -> _Objective:
+  game = F_GANS[name]
+  return _Objective(
+      generator=lambda fake_logits: -jnp.mean(game.conjugate(fake_logits)),
+      discriminator=lambda real_logits, fake_logits: -variational_bound(
+          name, real_logits, fake_logits
+      ),
+  )
+
+
+_OBJECTIVES: dict[str, _Objective] = {
+    "minimax": _Objective(minimax, discriminator_loss),
+    "non_saturating": _Objective(non_saturating, discriminator_loss),
+    "maximum_likelihood": _Objective(maximum_likelihood, discriminator_loss),
+    **{f"f_{name}": _f_gan_objective(name) for name in F_DIVERGENCES},
 }
 GENERATOR_OBJECTIVES: tuple[str, ...] = tuple(_OBJECTIVES)
 
 
-def _lookup(name: str) -> GeneratorObjective:
+def _lookup(name: str) -> _Objective:
   try:
     return _OBJECTIVES[name]
   except KeyError:
@@ -138,7 +244,20 @@ def generator_loss(name: str, fake_logits: jax.Array) -> jax.Array:
   Raises:
     ValueError: if ``name`` is not a known objective.
   """
-  return _lookup(name)(fake_logits)
+  return _lookup(name).generator(fake_logits)
+
+
+def paired_discriminator_loss(name: str) -> DiscriminatorLoss:
+  """The loss ``(real_logits, fake_logits) -> scalar`` of the discriminator that trains
+  against generator objective ``name``.
+
+  The cross-entropy :func:`discriminator_loss` (the same function object) for the three
+  costs of the minimax game, ``-F`` (:func:`variational_bound`) for the f-GAN games.
+
+  Raises:
+    ValueError: if ``name`` is not a known objective.
+  """
+  return _lookup(name).discriminator
 
 
 def generator_loss_by_index(
@@ -162,5 +281,5 @@ def generator_loss_by_index(
   Raises:
     ValueError: if a name is not a known objective.
   """
-  branches = [_lookup(name) for name in names]
+  branches = [_lookup(name).generator for name in names]
   return jax.lax.switch(index, branches, fake_logits)

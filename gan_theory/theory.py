@@ -40,6 +40,7 @@ __all__ = [
     "cost_curves",
     "divergence_estimates",
     "expectation",
+    "f_divergence",
     "gradient_checks",
     "gan_value",
     "gaussian_log_prob",
@@ -49,6 +50,7 @@ __all__ = [
     "make_discriminator_train",
     "optimal_discriminator_logit",
     "trapezoid",
+    "variational_bound",
 ]
 
 
@@ -156,6 +158,50 @@ def divergence_estimates(
   )
 
 
+def f_divergence(
+    name: str, quadrature: Quadrature, log_p: jax.Array, log_q: jax.Array
+) -> jax.Array:
+  """``D_f(p || q) = E_q f(p / q)`` for ``name`` in :data:`gan_theory.objectives.F_DIVERGENCES`.
+
+  Each from its own closed form, by quadrature in log space, independently of the
+  variational functions of the f-GAN games: KL, reverse KL, Pearson
+  ``chi^2 = E_p[p / q] - 1``, squared Hellinger ``int (sqrt p - sqrt q)^2 = 2 - 2 int
+  sqrt(p q)``, and ``2 JSD`` for the Jensen-Shannon game's ``f``.
+
+  Raises:
+    ValueError: if ``name`` is not an f-divergence of the f-GAN games.
+  """
+  if name == "kl":
+    return kl_divergence(quadrature, log_p, log_q)
+  if name == "reverse_kl":
+    return kl_divergence(quadrature, log_q, log_p)
+  if name == "pearson":
+    return jnp.sum(jnp.exp(quadrature.log_weights + 2.0 * log_p - log_q)) - 1.0
+  if name == "squared_hellinger":
+    return 2.0 - 2.0 * jnp.sum(jnp.exp(quadrature.log_weights + 0.5 * (log_p + log_q)))
+  if name == "jensen_shannon":
+    return 2.0 * js_divergence(quadrature, log_p, log_q)
+  raise ValueError(
+      f"unknown f-divergence {name!r}; valid: {', '.join(objectives.F_DIVERGENCES)}"
+  )
+
+
+def variational_bound(
+    name: str, quadrature: Quadrature, log_p_data: jax.Array, log_p_generator: jax.Array,
+    logit: jax.Array,
+) -> jax.Array:
+  """The f-GAN bound ``F = E_data[T(a)] - E_G[f*(T(a))] <= D_f(p_data || p_G)``, by quadrature.
+
+  The quadrature form of :func:`gan_theory.objectives.variational_bound`, for a
+  discriminator with logit ``a`` on the quadrature's points; equality at ``a*`` (up to
+  the exponent cap of the games, which holds exactly while ``|a| <= 10``).
+  """
+  game = objectives.F_GANS[name]
+  return expectation(quadrature, log_p_data, game.variational_function(logit)) - expectation(
+      quadrature, log_p_generator, game.conjugate(logit)
+  )
+
+
 def gan_value(
     quadrature: Quadrature, log_p_data: jax.Array, log_p_generator: jax.Array, logit: jax.Array
 ) -> jax.Array:
@@ -176,6 +222,12 @@ COST_DIVERGENCES: dict[str, Callable[[Quadrature, jax.Array, jax.Array], jax.Arr
         kl_divergence(q, log_p_g, log_p_data) - 2.0 * js_divergence(q, log_p_data, log_p_g)
     ),
     "maximum_likelihood": lambda q, log_p_data, log_p_g: kl_divergence(q, log_p_data, log_p_g),
+    # The f-GAN costs have the gradient of their own f-divergence (see objectives).
+    **{
+        f"f_{name}": functools.partial(lambda q, log_p_data, log_p_g, name: f_divergence(
+            name, q, log_p_data, log_p_g), name=name)
+        for name in objectives.F_DIVERGENCES
+    },
 }
 
 

@@ -92,6 +92,7 @@ class LauncherTest(absltest.TestCase):
     self.assertEqual({(r["seed"], r["step"]) for r in rows},
                      {(s, t) for s in ("0", "1") for t in ("0", "10", "20")})
     self.assertIn("## Discriminators towards D*", summary)
+    self.assertIn("## f-GAN variational bounds", summary)
 
 
 class DivergedRunsTest(absltest.TestCase):

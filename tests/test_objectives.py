@@ -29,12 +29,42 @@ REFERENCE = {
 }
 
 
+# Each f-divergence's f(u), f'(u) and f''(u), in float64. A game's generator cost at a
+# logit a, u = exp(a), is -f*(f'(u)) = f(u) - u f'(u), and its derivative in a is -u^2 f''(u).
+F_FUNCTIONS = {
+    "kl": (lambda u: u * np.log(u), lambda u: np.log(u) + 1, lambda u: 1 / u),
+    "reverse_kl": (lambda u: -np.log(u), lambda u: -1 / u, lambda u: 1 / u**2),
+    "pearson": (lambda u: (u - 1) ** 2, lambda u: 2 * (u - 1), lambda u: 2 + 0 * u),
+    "squared_hellinger": (
+        lambda u: (np.sqrt(u) - 1) ** 2, lambda u: 1 - 1 / np.sqrt(u), lambda u: 0.5 * u**-1.5
+    ),
+    "jensen_shannon": (
+        lambda u: u * np.log(u) - (u + 1) * np.log((u + 1) / 2),
+        lambda u: np.log(u) - np.log((u + 1) / 2),
+        lambda u: 1 / u - 1 / (u + 1),
+    ),
+}
+
+
+def _f_game_reference(f, f_prime, f_second):
+  u = lambda a: np.exp(np.asarray(a, np.float64))
+  return (lambda a: f(u(a)) - u(a) * f_prime(u(a)), lambda a: -u(a) ** 2 * f_second(u(a)))
+
+
+REFERENCE.update(
+    {f"f_{name}": _f_game_reference(*functions) for name, functions in F_FUNCTIONS.items()}
+)
+
+
 class GeneratorObjectivesTest(chex.TestCase, parameterized.TestCase):
 
   def test_registry_names(self):
     self.assertEqual(
-        objectives.GENERATOR_OBJECTIVES, ("minimax", "non_saturating", "maximum_likelihood")
+        objectives.GENERATOR_OBJECTIVES,
+        ("minimax", "non_saturating", "maximum_likelihood",
+         *(f"f_{name}" for name in objectives.F_DIVERGENCES)),
     )
+    self.assertCountEqual(objectives.F_DIVERGENCES, F_FUNCTIONS)
 
   @chex.variants(with_jit=True, without_jit=True)
   @parameterized.parameters(*objectives.GENERATOR_OBJECTIVES)
@@ -115,6 +145,41 @@ class GeneratorLossByIndexTest(chex.TestCase):
     for run in range(len(index)):
       alone = jax.grad(lambda a: objectives.generator_loss(names[index[run]], a))(logits[run])
       np.testing.assert_array_equal(grads[run], alone)
+
+
+class FGanTest(chex.TestCase, parameterized.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(*objectives.F_DIVERGENCES)
+  def test_bound_matches_f_and_its_conjugate(self, name):
+    # F = E_data[f'(u)] - E_G[u f'(u) - f(u)] with u = exp(a): T(a) = f'(u) and
+    # f*(f'(u)) = u f'(u) - f(u), from f alone.
+    f, f_prime, _ = F_FUNCTIONS[name]
+    real, fake = LOGITS / 4, -LOGITS / 8 + 0.5
+    u_real, u_fake = (np.exp(np.asarray(a, np.float64)) for a in (real, fake))
+    expected = np.mean(f_prime(u_real)) - np.mean(u_fake * f_prime(u_fake) - f(u_fake))
+    value = self.variant(objectives.variational_bound, static_argnums=0)(name, real, fake)
+    np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6)
+
+  @parameterized.parameters(*objectives.F_DIVERGENCES)
+  def test_discriminator_maximizes_the_bound(self, name):
+    real, fake = LOGITS, -LOGITS
+    loss = objectives.paired_discriminator_loss(f"f_{name}")
+    np.testing.assert_allclose(
+        loss(real, fake), -objectives.variational_bound(name, real, fake), rtol=1e-6
+    )
+
+  @chex.variants(with_jit=True, without_jit=True)
+  @parameterized.parameters(*objectives.F_DIVERGENCES)
+  def test_finite_for_extreme_logits(self, name):
+    loss = objectives.paired_discriminator_loss(f"f_{name}")
+    extreme = jnp.concatenate([EXTREME_LOGITS, DIVERGED_LOGITS])
+    value, grads = self.variant(jax.value_and_grad(loss, argnums=(0, 1)))(extreme, -extreme)
+    chex.assert_tree_all_finite((value, grads, jax.tree.map(jnp.square, grads)))
+
+  def test_the_minimax_games_share_the_cross_entropy(self):
+    for name in ("minimax", "non_saturating", "maximum_likelihood"):
+      self.assertIs(objectives.paired_discriminator_loss(name), objectives.discriminator_loss)
 
 
 class DiscriminatorLossTest(chex.TestCase):

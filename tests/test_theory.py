@@ -140,16 +140,58 @@ class OptimalDiscriminatorTest(absltest.TestCase):
       self.assertLess(float(other), best)
 
 
+# A pair of Gaussians whose log-ratio stays within the exponent cap of the f-GAN games
+# (-20 <= a* <= 10) on the whole quadrature interval, whose tails hold < 1e-9 of either.
+PAIR_QUADRATURE = theory.trapezoid(-8.0, 8.0, 16_001)
+PAIR_P = theory.Gaussian(mean=jnp.float32(0.0), log_std=jnp.float32(0.0))
+PAIR_Q = theory.Gaussian(mean=jnp.float32(0.5), log_std=jnp.float32(math.log(1.2)))
+
+
+class FDivergenceTest(parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    self.log_p = theory.gaussian_log_prob(PAIR_P, PAIR_QUADRATURE.points)
+    self.log_q = theory.gaussian_log_prob(PAIR_Q, PAIR_QUADRATURE.points)
+    self.optimum = theory.optimal_discriminator_logit(self.log_p, self.log_q)
+
+  def test_closed_forms(self):
+    divergence = lambda name: float(
+        theory.f_divergence(name, PAIR_QUADRATURE, self.log_p, self.log_q)
+    )
+    self.assertAlmostEqual(divergence("kl"), gaussian_kl(0.0, 1.0, 0.5, 1.2), delta=ATOL)
+    self.assertAlmostEqual(divergence("reverse_kl"), gaussian_kl(0.5, 1.2, 0.0, 1.0), delta=ATOL)
+    # Hellinger affinity of two Gaussians: sqrt(2 s1 s2 / (s1^2 + s2^2)) exp(-d^2 / (4 (s1^2 + s2^2))).
+    affinity = math.sqrt(2 * 1.2 / (1 + 1.44)) * math.exp(-0.25 / (4 * 2.44))
+    self.assertAlmostEqual(divergence("squared_hellinger"), 2 - 2 * affinity, delta=ATOL)
+    # chi^2(p || q) = s2^2 / (s1 sqrt(2 s2^2 - s1^2)) exp(d^2 / (2 s2^2 - s1^2)) - 1.
+    chi2 = 1.44 / math.sqrt(2 * 1.44 - 1) * math.exp(0.25 / (2 * 1.44 - 1)) - 1
+    self.assertAlmostEqual(divergence("pearson"), chi2, delta=ATOL)
+
+  @parameterized.parameters(*objectives.F_DIVERGENCES)
+  def test_bound_is_tight_at_the_optimal_logit_and_below_elsewhere(self, name):
+    self.assertBetween(float(jnp.min(self.optimum)), -20.0, 10.0)
+    self.assertLess(float(jnp.max(self.optimum)), 10.0)
+    exact = float(theory.f_divergence(name, PAIR_QUADRATURE, self.log_p, self.log_q))
+    bound = lambda logit: float(
+        theory.variational_bound(name, PAIR_QUADRATURE, self.log_p, self.log_q, logit)
+    )
+    self.assertAlmostEqual(bound(self.optimum), exact, delta=ATOL * max(1.0, exact))
+    for other in (0.5 * self.optimum, self.optimum + 0.3, jnp.zeros_like(self.optimum)):
+      self.assertLess(bound(other), exact - 1e-3)
+
+
 class CostCurvesTest(absltest.TestCase):
 
   def test_derivatives_in_the_logit(self):
     # d cost / d a: minimax -D, non-saturating -(1 - D), maximum likelihood -D / (1 - D);
     # to float32 rounding through the logit and back (rtol 1e-5, about 100 eps).
     d = jnp.array([1e-4, 0.01, 0.3, 0.5, 0.9, 0.999], jnp.float32)
-    costs, derivatives = theory.cost_curves(objectives.GENERATOR_OBJECTIVES, d)
+    names = ("minimax", "non_saturating", "maximum_likelihood")
+    costs, derivatives = theory.cost_curves(names, d)
     chex.assert_shape((costs, derivatives), (3, 6))
     expected = {"minimax": -d, "non_saturating": -(1 - d), "maximum_likelihood": -d / (1 - d)}
-    for row, name in enumerate(objectives.GENERATOR_OBJECTIVES):
+    for row, name in enumerate(names):
       np.testing.assert_allclose(derivatives[row], expected[name], rtol=1e-5, err_msg=name)
     np.testing.assert_allclose(costs[0], np.log1p(-np.asarray(d)), rtol=1e-5)
 
@@ -197,11 +239,18 @@ class GradientIdentityTest(parameterized.TestCase):
     )
 
   def test_exact_sides_differ_between_costs(self):
-    # The three divergences have different gradients here, so each identity is a real check.
+    # The divergences have different gradients here, so each identity is a real check;
+    # except two pairs that are the same divergence: the f-GAN KL game's generator cost
+    # is the maximum-likelihood cost, and the Jensen-Shannon game's is minimax + log 2.
+    same = ({"maximum_likelihood", "f_kl"}, {"minimax", "f_jensen_shannon"})
+    names = objectives.GENERATOR_OBJECTIVES
     exact = np.stack([self.checks.exact.mean, self.checks.exact.log_std], axis=1)
     for i in range(len(exact)):
       for j in range(i):
-        self.assertGreater(np.abs(exact[i] - exact[j]).max(), 0.05)
+        if {names[i], names[j]} in same:
+          np.testing.assert_allclose(exact[i], exact[j], atol=ATOL)
+        else:
+          self.assertGreater(np.abs(exact[i] - exact[j]).max(), 0.05, (names[i], names[j]))
 
   @parameterized.product(
       index=tuple(range(len(objectives.GENERATOR_OBJECTIVES))),
