@@ -312,7 +312,8 @@ def run_sweep(
       steps_done, state, history = restored
       state = _to_device(jax.tree.map(lambda x: x[keep], state), sharding)
       state = state.replace(key=jax.random.wrap_key_data(state.key))
-    train_period = compiled(trainer.train_period, state, donate_argnums=0)
+    if steps_done < config.num_steps:  # A finished sweep only rewrites its outputs.
+      train_period = compiled(trainer.train_period, state, donate_argnums=0)
     compile_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
