@@ -62,6 +62,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not isinstance(config.generator_mean, (int, float)):
     raise ConfigError(f"config.generator_mean={config.generator_mean!r} must be a number")
   check_int(config, "quadrature.num_points", minimum=3)
+  check_choices(config, "discriminator.objectives", objectives.GENERATOR_OBJECTIVES)
   check_positive_ints(config, "discriminator.hidden_sizes")
   check_choice(config, "discriminator.activation", networks.ACTIVATIONS)
   check_positive(config, "discriminator.learning_rate")
@@ -127,16 +128,18 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   results = jax.tree.map(lambda *sizes: np.stack(sizes), *by_size)
 
   disc = config.discriminator
-  train_discriminator = theory.make_discriminator_train(
-      log_p_data, lambda key, n: data.sample(key, n)[:, 0], theta0, quadrature,
-      tuple(disc.hidden_sizes), disc.activation, disc.learning_rate, disc.batch_size,
-      disc.num_steps, disc.eval_every,
-  )
   discriminator_seeds = config.first_seed + np.arange(disc.num_seeds)
   keys = jax.vmap(jax.random.key)(jnp.asarray(discriminator_seeds, jnp.uint32))
-  distances = jax.device_get(jax.jit(jax.vmap(train_discriminator))(keys))
+  distances = {}  # Objective -> DistanceToOptimum of arrays [seeds, evaluations].
+  for objective in disc.objectives:
+    train_discriminator = theory.make_discriminator_train(
+        log_p_data, lambda key, n: data.sample(key, n)[:, 0], theta0, quadrature,
+        tuple(disc.hidden_sizes), disc.activation, disc.learning_rate, disc.batch_size,
+        disc.num_steps, disc.eval_every, objective,
+    )
+    distances[objective] = jax.device_get(jax.jit(jax.vmap(train_discriminator))(keys))
+    logging.info("%d discriminators for %s trained", disc.num_seeds, objective)
   discriminator_steps = disc.eval_every * np.arange(disc.num_steps // disc.eval_every + 1)
-  logging.info("%d discriminators trained", disc.num_seeds)
 
   log_p_data_points = log_p_data(quadrature.points)
   log_p_generator = theory.gaussian_log_prob(theta0, quadrature.points)
@@ -182,10 +185,12 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       plots.cost_curves_figure(names, discriminator_outputs, costs, derivatives),
   )
   curves = {
-      "mean |D - D*|": {
-          label: tuple(np.asarray(s) for s in mean_and_stderr(values))
-          for label, values in zip(("under p_data", "under p_G"), distances)
+      title: {
+          objective: tuple(np.asarray(s) for s in mean_and_stderr(getattr(values, field)))
+          for objective, values in distances.items()
       }
+      for title, field in (("E_data |D - D*|", "under_data"), ("E_G |D - D*|", "under_generator"),
+                           ("gap to the maximum of its objective", "value_gap"))
   }
   workdir_lib.write_figure(
       path / "discriminators.png",
@@ -233,37 +238,44 @@ def _identities_csv(names, sizes, seeds, results: theory.GradientCheck) -> str:
   return buffer.getvalue()
 
 
-def _discriminators_csv(seeds, steps, distances: theory.DistanceToOptimum) -> str:
+def _discriminators_csv(seeds, steps, distances: dict[str, theory.DistanceToOptimum]) -> str:
   buffer = io.StringIO()
   writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(["seed", "step", "distance_under_data", "distance_under_generator"])
-  for s, seed in enumerate(seeds):
-    for e, step in enumerate(steps):
-      writer.writerow([int(seed), int(step), f"{distances.under_data[s, e]:.9g}",
-                       f"{distances.under_generator[s, e]:.9g}"])
+  writer.writerow(["objective", "seed", "step", *theory.DistanceToOptimum._fields])
+  for objective, values in distances.items():
+    for s, seed in enumerate(seeds):
+      for e, step in enumerate(steps):
+        writer.writerow([objective, int(seed), int(step),
+                         *(f"{field[s, e]:.9g}" for field in values)])
   return buffer.getvalue()
 
 
-def _discriminators_md(config, steps, distances: theory.DistanceToOptimum) -> str:
+def _discriminators_md(config, steps, distances: dict[str, theory.DistanceToOptimum]) -> str:
   disc = config.discriminator
-  rows = []
-  for e in sorted({0, 1, len(steps) // 2, len(steps) - 1}):
-    cells = [str(int(steps[e]))]
-    for values in distances:
-      mean, stderr = mean_and_stderr(values[:, e])
-      cells.append(f"{float(mean):.4f} ± {float(stderr):.1g}")
-    rows.append("| " + " | ".join(cells) + " |")
+  evaluations = sorted({0, 1, len(steps) // 2, len(steps) - 1})
+
+  def cell(values, e, digits=4):
+    mean, stderr = mean_and_stderr(values[:, e])
+    return f"{float(mean):.{digits}f} ± {float(stderr):.1g}"
+
+  rows = [
+      f"| {objective} | {int(steps[e])} | "
+      + " | ".join(cell(field, e) for field in values) + " |"
+      for objective, values in distances.items() for e in evaluations
+  ]
   return "\n".join([
       "",
       "## Discriminators towards D*",
       "",
       f"{disc.num_seeds} discriminators ({tuple(disc.hidden_sizes)} {disc.activation} MLPs, Adam"
-      f" {disc.learning_rate}, batches of {disc.batch_size}) trained alone against the generator"
-      " at theta0, in one vmapped program; mean ± standard error over seeds of the distance to"
-      " D*, integrated by quadrature.",
+      f" {disc.learning_rate}, batches of {disc.batch_size}) per objective, trained alone"
+      " against the generator at theta0 on the objective's discriminator loss, in one vmapped"
+      " program; mean ± standard error over seeds of the distance to D* and of the gap between"
+      " the maximum of the discriminator's objective (2 JSD - log 4 for the cross-entropy,"
+      " D_f for an f-GAN bound) and its value, integrated by quadrature.",
       "",
-      "| step | E_data abs(D - D*) | E_G abs(D - D*) |",
-      "|---:|---:|---:|",
+      "| objective | step | E_data abs(D - D*) | E_G abs(D - D*) | gap to the maximum |",
+      "|---|---:|---:|---:|---:|",
       *rows,
       "",
   ])

@@ -39,6 +39,7 @@ __all__ = [
     "MAX_LIKELIHOOD_LOGIT",
     "capped_exp",
     "discriminator_loss",
+    "f_divergence_of",
     "generator_loss",
     "generator_loss_by_index",
     "maximum_likelihood",
@@ -189,6 +190,12 @@ def variational_bound(name: str, real_logits: jax.Array, fake_logits: jax.Array)
   """
   game = _lookup_game(name)
   return jnp.mean(game.variational_function(real_logits)) - jnp.mean(game.conjugate(fake_logits))
+
+
+def f_divergence_of(objective: str) -> str | None:
+  """The f-divergence of f-GAN objective ``f_<name>``, or None for another objective."""
+  name = objective.removeprefix("f_")
+  return name if objective.startswith("f_") and name in F_GANS else None
 
 
 def _lookup_game(name: str) -> FGan:

@@ -37,12 +37,14 @@ __all__ = [
     "DivergenceEstimates",
     "GradientCheck",
     "Quadrature",
+    "best_game_value",
     "cost_curves",
     "divergence_estimates",
     "expectation",
     "f_divergence",
     "gradient_checks",
     "gan_value",
+    "game_value",
     "gaussian_log_prob",
     "gaussian_sample",
     "js_divergence",
@@ -347,16 +349,44 @@ def _mean_and_stderr(per_sample: Gaussian) -> tuple[Gaussian, Gaussian]:
   return Gaussian(*(mean for mean, _ in pairs)), Gaussian(*(stderr for _, stderr in pairs))
 
 
+def game_value(
+    objective: str, quadrature: Quadrature, log_p_data: jax.Array, log_p_generator: jax.Array,
+    logit: jax.Array,
+) -> jax.Array:
+  """What the discriminator paired with ``objective`` maximizes, at logit ``a``, by quadrature.
+
+  ``V(D, G)`` (:func:`gan_value`) for the costs of the minimax game, the f-GAN bound ``F``
+  (:func:`variational_bound`) for ``f_<divergence>``.
+  """
+  name = objectives.f_divergence_of(objective)
+  if name is None:
+    return gan_value(quadrature, log_p_data, log_p_generator, logit)
+  return variational_bound(name, quadrature, log_p_data, log_p_generator, logit)
+
+
+def best_game_value(
+    objective: str, quadrature: Quadrature, log_p_data: jax.Array, log_p_generator: jax.Array
+) -> jax.Array:
+  """The maximum of :func:`game_value` over discriminators: ``2 JSD - log 4``, or ``D_f``."""
+  name = objectives.f_divergence_of(objective)
+  if name is None:
+    return 2.0 * js_divergence(quadrature, log_p_data, log_p_generator) - math.log(4.0)
+  return f_divergence(name, quadrature, log_p_data, log_p_generator)
+
+
 class DistanceToOptimum(NamedTuple):
   """How far a discriminator ``D = sigmoid(a)`` is from ``D*``, by quadrature.
 
   Attributes:
     under_data: ``E_data |D(x) - D*(x)|``.
     under_generator: ``E_G |D(x) - D*(x)|``.
+    value_gap: :func:`best_game_value` minus :func:`game_value` of the discriminator,
+      ``>= 0``: how far below its maximum the discriminator's own objective is.
   """
 
   under_data: jax.Array
   under_generator: jax.Array
+  value_gap: jax.Array
 
 
 def make_discriminator_train(
@@ -370,12 +400,15 @@ def make_discriminator_train(
     batch_size: int,
     num_steps: int,
     eval_every: int,
+    objective: str = "minimax",
 ) -> Callable[[jax.Array], DistanceToOptimum]:
   """``train(key)``: a discriminator trained alone against a fixed generator, by Adam.
 
-  Each step draws ``batch_size`` data and generator samples and takes a step on the
-  cross-entropy :func:`gan_theory.objectives.discriminator_loss`; every ``eval_every``
-  steps (and at step 0) the distance to ``D*`` is measured on the quadrature's points.
+  Each step draws ``batch_size`` data and generator samples and takes a step on the loss
+  of the discriminator paired with ``objective``
+  (:func:`gan_theory.objectives.paired_discriminator_loss`: the cross-entropy, or an f-GAN
+  bound); every ``eval_every`` steps (and at step 0) the distance to ``D*`` and the gap
+  of its objective to the maximum are measured on the quadrature's points.
 
   Args:
     log_p_data: the data log-density of an array of 1-D points.
@@ -388,21 +421,27 @@ def make_discriminator_train(
     batch_size: samples of each distribution per step.
     num_steps: training steps; a multiple of ``eval_every``.
     eval_every: steps between measurements.
+    objective: a generator objective, from
+      :data:`gan_theory.objectives.GENERATOR_OBJECTIVES`, whose discriminator to train.
 
   Returns:
     ``train(key) -> DistanceToOptimum`` of arrays ``[num_steps // eval_every + 1]``.
   """
   network = networks.Discriminator(hidden_sizes, activation)
   optimizer = optax.adam(learning_rate)
+  discriminator_loss = objectives.paired_discriminator_loss(objective)
   log_p_data_points = log_p_data(quadrature.points)
   log_p_generator_points = gaussian_log_prob(generator, quadrature.points)
   optimum = jax.nn.sigmoid(optimal_discriminator_logit(log_p_data_points, log_p_generator_points))
+  best = best_game_value(objective, quadrature, log_p_data_points, log_p_generator_points)
 
   def distance(params):
-    gap = jnp.abs(jax.nn.sigmoid(network.apply(params, quadrature.points[:, None])) - optimum)
+    logit = network.apply(params, quadrature.points[:, None])
+    gap = jnp.abs(jax.nn.sigmoid(logit) - optimum)
     return DistanceToOptimum(
         expectation(quadrature, log_p_data_points, gap),
         expectation(quadrature, log_p_generator_points, gap),
+        best - game_value(objective, quadrature, log_p_data_points, log_p_generator_points, logit),
     )
 
   def step(carry, step_key):
@@ -412,7 +451,7 @@ def make_discriminator_train(
     fake = gaussian_sample(generator, jax.random.normal(generator_key, (batch_size,)))[:, None]
 
     def loss(params):
-      return objectives.discriminator_loss(network.apply(params, real), network.apply(params, fake))
+      return discriminator_loss(network.apply(params, real), network.apply(params, fake))
 
     updates, opt_state = optimizer.update(jax.grad(loss)(params), opt_state)
     return (optax.apply_updates(params, updates), opt_state), None

@@ -50,6 +50,8 @@ THEORY_BAD_INPUTS = (
     ("empty_interval", {"quadrature.low": 3.0, "quadrature.high": -3.0},
      "config.quadrature.low=3.0 must be below config.quadrature.high=-3.0"),
     ("two_points", {"quadrature.num_points": 2}, "config.quadrature.num_points=2"),
+    ("unknown_discriminator_objective", {"discriminator.objectives": ("f_chi",)},
+     "config.discriminator.objectives=('f_chi',) must be distinct names from"),
     ("discriminator_eval_every", {"discriminator.eval_every": 7},
      "config.discriminator.eval_every=7 must divide config.discriminator.num_steps=3000"),
 )

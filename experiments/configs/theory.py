@@ -32,8 +32,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.quadrature = ml_collections.ConfigDict(dict(low=-15.0, high=15.0, num_points=30_001))
 
   # Discriminators trained alone against the fixed generator at theta0, num_seeds of them in
-  # one vmapped program, their distance to D* measured every eval_every steps.
+  # one vmapped program per objective, their distance to D* and the gap of their objective
+  # to its maximum measured every eval_every steps: the cross-entropy of the minimax game,
+  # and the variational bound of each f-GAN game.
   config.discriminator = ml_collections.ConfigDict(dict(
+      objectives=("minimax", "f_kl", "f_reverse_kl", "f_pearson", "f_squared_hellinger",
+                  "f_jensen_shannon"),
       hidden_sizes=(64, 64), activation="relu", learning_rate=1e-3, batch_size=256,
       num_steps=3000, eval_every=250, num_seeds=8,
   ))
