@@ -212,7 +212,10 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes))
   )
   workdir_lib.write_figure(
-      path / "curves.png", plots.curves_figure(result.steps, curves, config.num_seeds)
+      path / "curves.png",
+      plots.curves_figure(
+          result.steps, curves, config.num_seeds, symlog=("nll", "forward_kl", "reverse_kl")
+      ),
   )
   shares = _gradient_shares(result)
   workdir_lib.write_figure(

@@ -50,6 +50,7 @@ def curves_figure(
     steps: np.ndarray,
     curves: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
     num_seeds: int,
+    symlog: Sequence[str] = (),
 ) -> Figure:
   """Each metric against step: a line per objective, a band of one standard error.
 
@@ -57,6 +58,8 @@ def curves_figure(
     steps: ``[evals]`` the step of each evaluation.
     curves: metric -> objective -> (mean ``[evals]``, standard error ``[evals]``).
     num_seeds: seeds behind each mean, for the title.
+    symlog: metrics that span orders of magnitude, drawn on a symmetric log scale
+      (linear within ±1).
   """
   metrics = list(curves)
   cols = min(4, len(metrics))
@@ -68,6 +71,8 @@ def curves_figure(
       ax.plot(steps, mean, color=f"C{index}", label=objective)
       ax.fill_between(steps, mean - stderr, mean + stderr, color=f"C{index}", alpha=0.2, lw=0)
     ax.set_title(metric, fontsize=10)
+    if metric in symlog:
+      ax.set_yscale("symlog", linthresh=1.0)
     ax.set_xlabel("step", fontsize=8)
     ax.tick_params(labelsize=8)
   for ax in axes[len(metrics):]:
