@@ -186,7 +186,9 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   gan.validate(config)
   path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
   with SweepCheckpoints(path / CHECKPOINTS) as checkpointer:
-    result = sweep.run_sweep(config, on_progress=_log_progress, checkpointer=checkpointer)
+    result = sweep.run_sweep(
+        config, on_progress=_log_progress, checkpointer=checkpointer, sample_gradients=True
+    )
   if jax.process_index() != 0:
     return
 

@@ -62,7 +62,8 @@ class SweepResult(NamedTuple):
     final_state: the final :class:`RunState` of every run, numpy arrays ``[runs, ...]``,
       its ``key`` as key data.
     samples: ``[runs, num_samples, d]`` generator samples of the final state.
-    sample_gradients: :class:`SampleGradients` of those samples, ``[runs, num_samples]``.
+    sample_gradients: :class:`SampleGradients` of those samples, ``[runs, num_samples]``,
+      if asked for (None otherwise).
     compile_seconds: time spent compiling the training program (and restoring).
     train_seconds: time spent running it, after compilation.
     resumed_from_step: the step of the snapshot the sweep resumed from, 0 if none.
@@ -75,7 +76,7 @@ class SweepResult(NamedTuple):
   diverged_step: np.ndarray
   final_state: RunState
   samples: np.ndarray
-  sample_gradients: SampleGradients
+  sample_gradients: SampleGradients | None
   compile_seconds: float
   train_seconds: float
   resumed_from_step: int
@@ -247,6 +248,7 @@ def run_sweep(
     num_samples: int = 1000,
     on_progress: Callable[[Progress], None] | None = None,
     checkpointer: Checkpointer | None = None,
+    sample_gradients: bool = False,
 ) -> SweepResult:
   """Trains every (objective, seed) run of ``config`` in one compiled program.
 
@@ -260,9 +262,11 @@ def run_sweep(
 
   Args:
     config: a GAN config, as in ``experiments/configs/ring.py``.
-    num_samples: how many final generator samples (and their gradients) to return per run.
+    num_samples: how many final generator samples to return per run.
     on_progress: called after each evaluation period.
     checkpointer: where to save and find snapshots; on every process or on none.
+    sample_gradients: also return each final sample's :class:`SampleGradients` (a
+      gradient per sample: memory and time grow with the generator's size).
 
   Returns:
     The :class:`SweepResult`.
@@ -342,16 +346,14 @@ def run_sweep(
     final = snapshot(steps_done, state, history)
     if checkpointer and resumed_from_step < config.num_steps:
       _save(checkpointer, final)
-    samples, sample_gradients = compiled(
+    samples, gradients = compiled(
         lambda run_state: (
             trainer.sample(run_state, num_samples),
-            trainer.sample_gradients(run_state, num_samples),
+            trainer.sample_gradients(run_state, num_samples) if sample_gradients else None,
         ),
         state,
     )(state)
-    samples, sample_gradients = jax.tree.map(
-        lambda x: x[:num_runs], _to_host((samples, sample_gradients))
-    )
+    samples, gradients = jax.tree.map(lambda x: x[:num_runs], _to_host((samples, gradients)))
   return SweepResult(
       objectives=tuple(config.objectives[i] for i in objective_index),
       seeds=seeds,
@@ -360,7 +362,7 @@ def run_sweep(
       diverged_step=final.state.diverged_step,
       final_state=final.state,
       samples=samples,
-      sample_gradients=sample_gradients,
+      sample_gradients=gradients,
       compile_seconds=compile_seconds,
       train_seconds=train_seconds,
       resumed_from_step=resumed_from_step,

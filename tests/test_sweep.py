@@ -25,7 +25,9 @@ RTOL, ATOL = 1e-5, 1e-6
 
 @functools.cache
 def _full_sweep() -> sweep.SweepResult:
-  return sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10), num_samples=50)
+  return sweep.run_sweep(
+      tiny_config(num_seeds=3, first_seed=10), num_samples=50, sample_gradients=True
+  )
 
 
 class SweepRunsTest(absltest.TestCase):
@@ -138,6 +140,7 @@ class RunSweepTest(chex.TestCase):
     first = _full_sweep()
     chex.assert_trees_all_equal(again.metrics, first.metrics)
     np.testing.assert_array_equal(again.samples, first.samples)
+    self.assertIsNone(again.sample_gradients)  # Only when asked for.
 
   def test_groups_and_padding_do_not_change_the_runs(self):
     # 9 runs in groups of at most 2 run as 5 groups of 2: one run of padding that never shows.
@@ -169,7 +172,10 @@ class DeviceMeshTest(chex.TestCase):
         from tests.tiny import tiny_config
         assert jax.device_count() == 8
         assert sweep.layout(9, 2).padded_runs == 16
-        result = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50)
+        result = sweep.run_sweep(
+            tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50,
+            sample_gradients=True,
+        )
         measured = {{k: v for k, v in result.metrics._asdict().items() if v is not None}}
         np.savez({str(out)!r}, samples=result.samples, **result.sample_gradients._asdict(),
                  **measured)
@@ -178,7 +184,10 @@ class DeviceMeshTest(chex.TestCase):
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])
-    one = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50)
+    one = sweep.run_sweep(
+        tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50,
+        sample_gradients=True,
+    )
     expected = {
         "samples": one.samples, **one.sample_gradients._asdict(),
         **{k: v for k, v in one.metrics._asdict().items() if v is not None},
