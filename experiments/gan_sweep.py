@@ -44,7 +44,8 @@ class _GradientShares(NamedTuple):
 def _gradient_shares(result: sweep.SweepResult) -> _GradientShares:
   """For the objectives that are costs of D(G(z)); mle's gradient comes from data points."""
   outputs, norms = result.sample_gradients
-  shares = jax.vmap(functools.partial(metrics.gradient_shares, num_bins=_SHARE_BINS))(outputs, norms)
+  share = functools.partial(metrics.gradient_shares, num_bins=_SHARE_BINS)
+  shares = jax.vmap(share)(outputs, norms)
   concentration = jax.vmap(metrics.concentration_curve)(norms)
   return _GradientShares(*(
       {objective: values for objective, values in _per_objective(result, np.asarray(x)).items()
@@ -105,11 +106,7 @@ def _table(
   return lines
 
 
-def _gradient_share_section(
-    config: ml_collections.ConfigDict, result: sweep.SweepResult
-) -> list[str]:
-  shares = _gradient_shares(result)
-  num_samples = result.samples.shape[1]
+def _gradient_share_section(shares: _GradientShares, num_samples: int) -> list[str]:
   top = {"top 1%": max(num_samples // 100, 1), "top 10%": max(num_samples // 10, 1)}
   low, high = f"D < {1 / _SHARE_BINS:g}", f"D >= {1 - 1 / _SHARE_BINS:g}"
   header = ["objective", *(f"share from {column}" for column in (low, high)),
@@ -138,13 +135,16 @@ def _gradient_share_section(
   return lines
 
 
-def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> str:
+def _summary_md(
+    config: ml_collections.ConfigDict, result: sweep.SweepResult, shares: _GradientShares
+) -> str:
   names = _summarized(gan.measured_metrics(config))
   lines = [
       f"# {config.target}, {config.generator.kind} generator: final metrics at step"
       f" {config.num_steps}",
       "",
-      f"Mean ± standard error over seeds {config.first_seed}..{config.first_seed + config.num_seeds - 1}"
+      f"Mean ± standard error over seeds {config.first_seed}.."
+      f"{config.first_seed + config.num_seeds - 1}"
       f" (the same seeds, hence the same initial parameters and draws, for every objective);"
       " diverged runs are counted and left out of the means.",
       "high_quality is a percentage; mmd2 uses bandwidth"
@@ -163,7 +163,7 @@ def _summary_md(config: ml_collections.ConfigDict, result: sweep.SweepResult) ->
         "## Every metric",
     ]
   lines += ["", *_table(config, result, names)]
-  lines += ["", *_gradient_share_section(config, result)]
+  lines += ["", *_gradient_share_section(shares, result.samples.shape[1])]
   steps_run = config.num_steps - result.resumed_from_step
   timing = (
       f"{len(result.seeds)} runs x {steps_run} steps in {result.train_seconds:.1f} s"
@@ -208,8 +208,9 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       for name in _summarized(names)
   }
 
+  shares = _gradient_shares(result)
   workdir_lib.write_text(path / "results.csv", _results_csv(result, names))
-  workdir_lib.write_text(path / "summary.md", _summary_md(config, result))
+  workdir_lib.write_text(path / "summary.md", _summary_md(config, result, shares))
   workdir_lib.write_figure(
       path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes))
   )
@@ -219,7 +220,6 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
           result.steps, curves, config.num_seeds, symlog=("nll", "forward_kl", "reverse_kl")
       ),
   )
-  shares = _gradient_shares(result)
   workdir_lib.write_figure(
       path / "gradient_share.png",
       plots.gradient_share_figure(

@@ -174,7 +174,8 @@ def gradient_share_figure(
     concentration_axes.plot(fraction, mean, color=f"C{index}", label=objective)
     concentration_axes.fill_between(fraction, mean - stderr, mean + stderr, color=f"C{index}",
                                     alpha=0.2, lw=0)
-  concentration_axes.plot(fraction, fraction, ":", c="0.4", label="equal samples")
+  equal = np.logspace(-3, 0, 50)
+  concentration_axes.plot(equal, equal, ":", c="0.4", label="equal samples")
   concentration_axes.set(xscale="log", xlabel="fraction of samples, largest gradients first",
                          ylabel="share of the gradient", ylim=(0, 1.02))
   concentration_axes.legend(fontsize=8)

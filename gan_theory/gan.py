@@ -4,7 +4,8 @@ Everything static (sizes, step counts, the list of objectives) is closed over; t
 objective of a run is an integer leaf of its state, so runs with different objectives
 share one compiled program. The generator is an MLP or, with ``generator.kind =
 "flow"``, a RealNVP flow whose exact density allows the ``"mle"`` objective (maximum
-likelihood of the data batch, no discriminator) and the divergence metrics. A run's randomness comes from its key alone, split into
+likelihood of the data batch; the discriminator trains alongside, for its metrics only)
+and the divergence metrics. A run's randomness comes from its key alone, split into
 streams with ``fold_in``: the initial parameters, the data batch and the latents of
 step ``t``, and the evaluation sample depend on the seed only, never on the objective
 (common random numbers: objectives are compared paired).
@@ -94,7 +95,8 @@ class EvalMetrics(NamedTuple):
     mmd2: unbiased MMD^2 between generator and fresh data samples.
     discriminator_accuracy: fraction of data and generator samples the discriminator
       classifies right (logit > 0 means data).
-    discriminator_loss: the discriminator's cross-entropy on the evaluation samples.
+    discriminator_loss: the discriminator's cross-entropy on the evaluation samples, for
+      every run (an f-GAN discriminator trains on its own bound, with the same optimum).
     generator_loss: the run's generator objective on the evaluation samples.
     generator_grad_norm: global norm of that objective's gradient in the generator's
       parameters.
@@ -267,7 +269,9 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   target = distributions.make_target(config.target, **config[config.target])
   hidden_sizes, activation = tuple(config.generator.hidden_sizes), config.generator.activation
   if config.generator.kind == "flow":
-    generator = networks.RealNVP(target.dim, config.generator.num_couplings, hidden_sizes, activation)
+    generator = networks.RealNVP(
+        target.dim, config.generator.num_couplings, hidden_sizes, activation
+    )
   else:
     generator = networks.Generator(hidden_sizes, target.dim, activation)
   discriminator = networks.Discriminator(
@@ -278,11 +282,17 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   objective_names = tuple(config.objectives)
   batch_size, latent_dim = config.batch_size, config.latent_dim
 
-  def mle_cost(generator_params, real):
+  def mle_cost(objective, generator_params, real):
     """``-E_data log p_G``; 0 when no run needs it, so it costs nothing then."""
     if MLE not in objective_names:
       return jnp.zeros(())
-    return -jnp.mean(generator.apply(generator_params, real, method=networks.RealNVP.log_prob))
+    # Under vmap every run computes this branch. Other runs see it through a select, with
+    # no gradient path, so an overflow here cannot reach their parameters as 0 * inf.
+    is_mle = objective == objective_names.index(MLE)
+    params = jax.tree.map(
+        lambda p: jnp.where(is_mle, p, jax.lax.stop_gradient(p)), generator_params
+    )
+    return -jnp.mean(generator.apply(params, real, method=networks.RealNVP.log_prob))
 
   # One branch per objective, selected by the run's objective index.
   branches = [
@@ -305,7 +315,8 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     """The run's generator cost, with the samples and their logits as auxiliary output."""
     fake = generator.apply(generator_params, latents)
     fake_logits = discriminator.apply(discriminator_params, fake)
-    cost = jax.lax.switch(objective, branches, fake_logits, mle_cost(generator_params, real))
+    nll = mle_cost(objective, generator_params, real)
+    cost = jax.lax.switch(objective, branches, fake_logits, nll)
     return cost, (fake, fake_logits)
 
   def generate(generator_params, key, num_samples):
@@ -355,7 +366,8 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     fake = generate(state.generator_params, discriminator_latent_key, batch_size)
 
     def discriminator_cost(params):
-      real_logits, fake_logits = discriminator.apply(params, real), discriminator.apply(params, fake)
+      real_logits = discriminator.apply(params, real)
+      fake_logits = discriminator.apply(params, fake)
       if len(discriminator_losses) == 1:
         return discriminator_losses[0](real_logits, fake_logits)
       return jax.lax.switch(
@@ -475,7 +487,9 @@ def make_train(
     state, periodic = jax.lax.scan(
         lambda s, _: trainer.train_period(s), state, length=trainer.num_periods
     )
-    metrics = jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]), initial, periodic)
+    metrics = jax.tree.map(
+        lambda first, rest: jnp.concatenate([first[None], rest]), initial, periodic
+    )
     return state, metrics
 
   return train

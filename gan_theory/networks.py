@@ -71,8 +71,9 @@ class AffineCoupling(nn.Module):
 
   The coordinates ``i`` with ``i % 2 == parity`` pass unchanged and condition the
   others, which are scaled and shifted: ``y = x * exp(s) + t`` with
-  ``(t, s) = conditioner(kept)`` and ``s = scale * tanh(.)``, so that ``exp(s)`` stays
-  finite. The conditioner's output layer starts at zero: a new layer is the identity.
+  ``(t, s) = conditioner(kept)`` and ``s = scale * tanh(.)``, so that ``|s| <= |scale|``
+  (a learned per-coordinate bound): a conditioner's output cannot blow ``exp(s)`` up. The
+  conditioner's output layer starts at zero: a new layer is the identity.
   """
 
   dim: int

@@ -20,7 +20,8 @@ minimize ``-E_G[f*(T(a))]``. The output activation ``T(a)`` of each is chosen so
 the optimal logit is ``a* = log p_data - log p_G`` for every game, as for the
 cross-entropy: ``T(a*) = f'(p_data / p_G)``, and ``D = sigmoid(a)`` is the same classifier
 throughout. With ``a*`` held fixed, the generator's cost then has the gradient of
-``D_f`` itself (``f*(f'(u)) = u f'(u) - f(u)``).
+``D_f`` itself (``f*(f'(u)) = u f'(u) - f(u)``). Each game reads its logit through
+:func:`soft_clip`, so no exponential overflows and ``F`` stays a true lower bound.
 """
 
 import math
@@ -35,17 +36,18 @@ __all__ = [
     "F_DIVERGENCES",
     "F_GANS",
     "GENERATOR_OBJECTIVES",
-    "MAX_EXPONENT",
     "MAX_LIKELIHOOD_LOGIT",
     "capped_exp",
     "discriminator_loss",
     "f_divergence_of",
+    "f_gan",
     "generator_loss",
     "generator_loss_by_index",
     "maximum_likelihood",
     "minimax",
     "non_saturating",
     "paired_discriminator_loss",
+    "soft_clip",
     "variational_bound",
 ]
 
@@ -55,14 +57,12 @@ __all__ = [
 # ~ 5.5e34 would overflow Adam's second moment (g^2 > 3.4e38) and turn the update into
 # inf or NaN.
 MAX_LIKELIHOOD_LOGIT = 20.0
-# The same cap for every exponential of a logit in the f-GAN games.
-MAX_EXPONENT = MAX_LIKELIHOOD_LOGIT
 
 GeneratorObjective = Callable[[jax.Array], jax.Array]
 DiscriminatorLoss = Callable[[jax.Array, jax.Array], jax.Array]
 
 
-def capped_exp(x: jax.Array, max_exponent: float = MAX_EXPONENT) -> jax.Array:
+def capped_exp(x: jax.Array, max_exponent: float = MAX_LIKELIHOOD_LOGIT) -> jax.Array:
   """``exp(x)``, continued by its tangent line above ``max_exponent``.
 
   Value and gradient stay finite and continuous for every finite ``x``, and the
@@ -153,21 +153,41 @@ class FGan(NamedTuple):
   conjugate: Callable[[jax.Array], jax.Array]
 
 
+def soft_clip(x: jax.Array, limit: float) -> jax.Array:
+  """``x`` on ``[-limit, limit]``, continued beyond by ``±(limit + log(1 + |x| - limit))``.
+
+  Continuous and increasing, with slope ``1 / (1 + |x| - limit)`` beyond the limit, so
+  ``exp(soft_clip(x, m))`` is ``exp(x)`` up to ``m`` and its tangent line above (as
+  :func:`capped_exp`), and ``exp(-soft_clip(x, m))`` likewise below ``-m``.
+  """
+  excess = jnp.maximum(jnp.abs(x) - limit, 0.0)
+  return jnp.clip(x, -limit, limit) + jnp.sign(x) * jnp.log1p(excess)
+
+
 _LOG_2 = math.log(2.0)
-# Each game's T(a) and f*(T(a)), with T(a*) = f'(u) at u = p/q = exp(a*):
+# Each game's T(a) and f*(T(a)) in terms of a clipped logit l = soft_clip(a, limit): T is
+# f'(exp(l)) and the conjugate is computed exactly at that T, so F is a lower bound on D_f
+# for every logit, and T(a*) = f'(p/q) wherever |a*| <= limit. Each limit keeps every
+# exponential at most exp(20), as for the maximum-likelihood cost.
 F_GANS: dict[str, FGan] = {
-    # f(u) = u log u: T = 1 + a, f*(t) = exp(t - 1).
-    "kl": FGan(lambda a: 1.0 + a, capped_exp),
-    # f(u) = -log u: T = -exp(-a) = -q/p, f*(t) = -1 - log(-t).
-    "reverse_kl": FGan(lambda a: -capped_exp(-a), lambda a: a - 1.0),
-    # f(u) = (u - 1)^2: T = 2 (exp(a) - 1), f*(t) = t^2 / 4 + t.
-    "pearson": FGan(lambda a: 2.0 * (capped_exp(a) - 1.0), lambda a: capped_exp(2.0 * a) - 1.0),
-    # f(u) = (sqrt(u) - 1)^2: T = 1 - exp(-a / 2), f*(t) = t / (1 - t).
+    # f(u) = u log u, f'(u) = 1 + log u, f*(t) = exp(t - 1).
+    "kl": FGan(lambda a: 1.0 + soft_clip(a, 20.0), lambda a: jnp.exp(soft_clip(a, 20.0))),
+    # f(u) = -log u, f'(u) = -1/u, f*(t) = -1 - log(-t).
+    "reverse_kl": FGan(
+        lambda a: -jnp.exp(-soft_clip(a, 20.0)), lambda a: soft_clip(a, 20.0) - 1.0
+    ),
+    # f(u) = (u - 1)^2, f'(u) = 2 (u - 1), f*(t) = t^2 / 4 + t.
+    "pearson": FGan(
+        lambda a: 2.0 * (jnp.exp(soft_clip(a, 10.0)) - 1.0),
+        lambda a: jnp.exp(2.0 * soft_clip(a, 10.0)) - 1.0,
+    ),
+    # f(u) = (sqrt(u) - 1)^2, f'(u) = 1 - 1/sqrt(u), f*(t) = t / (1 - t).
     "squared_hellinger": FGan(
-        lambda a: 1.0 - capped_exp(-0.5 * a), lambda a: capped_exp(0.5 * a) - 1.0
+        lambda a: 1.0 - jnp.exp(-0.5 * soft_clip(a, 40.0)),
+        lambda a: jnp.exp(0.5 * soft_clip(a, 40.0)) - 1.0,
     ),
     # f(u) = u log u - (u + 1) log((u + 1) / 2), D_f = 2 JSD: T = log 2 - softplus(-a),
-    # f*(t) = -log(2 - exp(t)).
+    # f*(t) = -log(2 - exp(t)); softplus needs no clipping.
     "jensen_shannon": FGan(
         lambda a: _LOG_2 - jax.nn.softplus(-a), lambda a: jax.nn.softplus(a) - _LOG_2
     ),
@@ -188,7 +208,7 @@ def variational_bound(name: str, real_logits: jax.Array, fake_logits: jax.Array)
   Returns:
     The scalar bound.
   """
-  game = _lookup_game(name)
+  game = f_gan(name)
   return jnp.mean(game.variational_function(real_logits)) - jnp.mean(game.conjugate(fake_logits))
 
 
@@ -198,7 +218,12 @@ def f_divergence_of(objective: str) -> str | None:
   return name if objective.startswith("f_") and name in F_GANS else None
 
 
-def _lookup_game(name: str) -> FGan:
+def f_gan(name: str) -> FGan:
+  """The :class:`FGan` of f-divergence ``name``, one of :data:`F_DIVERGENCES`.
+
+  Raises:
+    ValueError: if ``name`` is not one of them.
+  """
   try:
     return F_GANS[name]
   except KeyError:

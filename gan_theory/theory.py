@@ -128,7 +128,7 @@ def divergence_estimates(
 ) -> DivergenceEstimates:
   """Divergences between ``p_data`` and ``p_G`` from both log-densities on samples of each.
 
-  Each estimate is a sample mean (the JSD: half the sum of one mean per sample), and its
+  Each estimate is a sample mean (the JSD: half the sum of one mean per distribution), and its
   standard error is the sample standard deviation over ``sqrt(n)``. The JSD's terms are
   ``log 2 p / (p + q) = log 2 + log p - logaddexp(log p, log q)``, in log space.
 
@@ -143,6 +143,10 @@ def divergence_estimates(
   """
   real_log_m = jnp.logaddexp(real_log_p_data, real_log_p_generator) - math.log(2.0)
   fake_log_m = jnp.logaddexp(fake_log_p_data, fake_log_p_generator) - math.log(2.0)
+
+  def mean_and_stderr(values):  # Not NaN-aware: a NaN log-density must show.
+    return jnp.mean(values), jnp.std(values, ddof=1) / math.sqrt(values.shape[0])
+
   nll = mean_and_stderr(-real_log_p_generator)
   forward_kl = mean_and_stderr(real_log_p_data - real_log_p_generator)
   reverse_kl = mean_and_stderr(fake_log_p_generator - fake_log_p_data)
@@ -225,11 +229,7 @@ COST_DIVERGENCES: dict[str, Callable[[Quadrature, jax.Array, jax.Array], jax.Arr
     ),
     "maximum_likelihood": lambda q, log_p_data, log_p_g: kl_divergence(q, log_p_data, log_p_g),
     # The f-GAN costs have the gradient of their own f-divergence (see objectives).
-    **{
-        f"f_{name}": functools.partial(lambda q, log_p_data, log_p_g, name: f_divergence(
-            name, q, log_p_data, log_p_g), name=name)
-        for name in objectives.F_DIVERGENCES
-    },
+    **{f"f_{name}": functools.partial(f_divergence, name) for name in objectives.F_DIVERGENCES},
 }
 
 

@@ -19,7 +19,9 @@ class LauncherTest(absltest.TestCase):
 
   def test_tiny_sweep_writes_every_output_and_reruns(self):
     workdir = Path(self.create_tempdir().full_path) / "ring"
-    process = launch(f"--workdir={workdir}", *TINY, "--config.objectives=minimax,maximum_likelihood")
+    process = launch(
+        f"--workdir={workdir}", *TINY, "--config.objectives=minimax,maximum_likelihood"
+    )
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
     self.assertCountEqual([p.name for p in workdir.iterdir()], gan_sweep.OUTPUTS)
     self.assertIn("run-steps/s", process.stderr)  # Progress logging.
@@ -47,7 +49,9 @@ class LauncherTest(absltest.TestCase):
 
     # The same config again: allowed, and deterministic.
     before = (workdir / "results.csv").read_text()
-    process = launch(f"--workdir={workdir}", *TINY, "--config.objectives=minimax,maximum_likelihood")
+    process = launch(
+        f"--workdir={workdir}", *TINY, "--config.objectives=minimax,maximum_likelihood"
+    )
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
     self.assertEqual((workdir / "results.csv").read_text(), before)
 
@@ -122,7 +126,8 @@ class FlowSweepTest(absltest.TestCase):
     objectives = ("minimax", "non_saturating", "maximum_likelihood", "mle")
     config = tiny_config(
         objectives=objectives,
-        **{"generator.kind": "flow", "generator.num_couplings": 2, "generator.hidden_sizes": (8, 8)},
+        **{"generator.kind": "flow", "generator.num_couplings": 2,
+           "generator.hidden_sizes": (8, 8)},
     )
     gan_sweep.run(config, str(workdir))
     with open(workdir / "results.csv") as f:

@@ -199,7 +199,8 @@ def _trained_looking_flow(num_couplings=4, scale=0.2):
 
 
 def _standard_normal_log_prob(z):
-  return -0.5 * np.sum(np.asarray(z, np.float64) ** 2, axis=-1) - np.log(2 * np.pi)
+  z = np.asarray(z, np.float64)
+  return -0.5 * np.sum(z**2, axis=-1) - 0.5 * z.shape[-1] * np.log(2 * np.pi)
 
 
 class FlowTest(chex.TestCase, parameterized.TestCase):

@@ -91,7 +91,8 @@ class DivergenceEstimatesTest(absltest.TestCase):
   def test_within_four_standard_errors_of_quadrature(self):
     estimates = jax.jit(_divergence_estimates, static_argnums=1)(jax.random.key(0), NUM_SAMPLES)
     for name, exact in self.exact.items():
-      estimate, stderr = float(getattr(estimates, name)), float(getattr(estimates, f"{name}_stderr"))
+      estimate = float(getattr(estimates, name))
+      stderr = float(getattr(estimates, f"{name}_stderr"))
       self.assertLess(abs(estimate - exact), 4 * stderr, name)
       self.assertLess(stderr, 0.02 * max(exact, 0.1), name)  # Resolves the value.
 
@@ -161,7 +162,8 @@ class FDivergenceTest(parameterized.TestCase):
     )
     self.assertAlmostEqual(divergence("kl"), gaussian_kl(0.0, 1.0, 0.5, 1.2), delta=ATOL)
     self.assertAlmostEqual(divergence("reverse_kl"), gaussian_kl(0.5, 1.2, 0.0, 1.0), delta=ATOL)
-    # Hellinger affinity of two Gaussians: sqrt(2 s1 s2 / (s1^2 + s2^2)) exp(-d^2 / (4 (s1^2 + s2^2))).
+    # Hellinger affinity of two Gaussians:
+    # sqrt(2 s1 s2 / (s1^2 + s2^2)) exp(-d^2 / (4 (s1^2 + s2^2))).
     affinity = math.sqrt(2 * 1.2 / (1 + 1.44)) * math.exp(-0.25 / (4 * 2.44))
     self.assertAlmostEqual(divergence("squared_hellinger"), 2 - 2 * affinity, delta=ATOL)
     # chi^2(p || q) = s2^2 / (s1 sqrt(2 s2^2 - s1^2)) exp(d^2 / (2 s2^2 - s1^2)) - 1.
@@ -179,6 +181,17 @@ class FDivergenceTest(parameterized.TestCase):
     self.assertAlmostEqual(bound(self.optimum), exact, delta=ATOL * max(1.0, exact))
     for other in (0.5 * self.optimum, self.optimum + 0.3, jnp.zeros_like(self.optimum)):
       self.assertLess(bound(other), exact - 1e-3)
+
+  @parameterized.parameters(*objectives.F_DIVERGENCES)
+  def test_bound_holds_for_any_logit(self, name):
+    # Far beyond the games' clipping limits too: T is clipped, f* exact at T.
+    exact = float(theory.f_divergence(name, PAIR_QUADRATURE, self.log_p, self.log_q))
+    for seed in range(5):
+      noise = jax.random.normal(jax.random.key(seed), self.optimum.shape)
+      for scale in (1.0, 30.0, 1000.0):
+        logit = self.optimum + scale * noise
+        bound = theory.variational_bound(name, PAIR_QUADRATURE, self.log_p, self.log_q, logit)
+        self.assertLessEqual(float(bound), exact + ATOL * max(1.0, exact), (seed, scale))
 
 
 class CostCurvesTest(absltest.TestCase):
@@ -198,18 +211,21 @@ class CostCurvesTest(absltest.TestCase):
 
 class DiscriminatorTrainingTest(parameterized.TestCase):
 
-  @parameterized.parameters("minimax", "f_kl", "f_pearson")
-  def test_moves_towards_the_optimal_discriminator(self, objective):
+  # The Pearson bound's exponential T(a) moves its discriminator slower (the theory
+  # experiment: at step 250 its E_G |D - D*| is at 0.59 of the start, the others' at 0.3
+  # to 0.44), so it gets twice the steps.
+  @parameterized.parameters(("minimax", 300), ("f_kl", 300), ("f_pearson", 600))
+  def test_moves_towards_the_optimal_discriminator(self, objective, num_steps):
     train = theory.make_discriminator_train(
         log_p_data, lambda key, n: DATA.sample(key, n)[:, 0], THETA0, QUADRATURE,
         hidden_sizes=(64, 64), activation="relu", learning_rate=1e-3, batch_size=256,
-        num_steps=300, eval_every=150, objective=objective,
+        num_steps=num_steps, eval_every=num_steps // 2, objective=objective,
     )
     distances = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), 2))
     chex.assert_shape(distances, (2, 3))
     chex.assert_tree_all_finite(distances)
     for values in distances:  # Under p_data, under p_G, and the value gap; each seed.
-      self.assertTrue(np.all(values[:, -1] < 0.6 * values[:, 0]), values)
+      self.assertTrue(np.all(values[:, -1] < 0.5 * values[:, 0]), values)
     for values in distances[:2]:
       self.assertTrue(np.all((values >= 0) & (values <= 1)), values)
     # The discriminator's objective never exceeds its maximum (the f-GAN bound is a bound).
