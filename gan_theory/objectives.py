@@ -20,8 +20,10 @@ minimize ``-E_G[f*(T(a))]``. The output activation ``T(a)`` of each is chosen so
 the optimal logit is ``a* = log p_data - log p_G`` for every game, as for the
 cross-entropy: ``T(a*) = f'(p_data / p_G)``, and ``D = sigmoid(a)`` is the same classifier
 throughout. With ``a*`` held fixed, the generator's cost then has the gradient of
-``D_f`` itself (``f*(f'(u)) = u f'(u) - f(u)``). Each game reads its logit through
-:func:`soft_clip`, so no exponential overflows and ``F`` stays a true lower bound.
+``D_f`` itself (``f*(f'(u)) = u f'(u) - f(u)``). The discriminator reads its logit
+through :func:`soft_clip`, so no exponential overflows and ``F`` stays a true lower
+bound; the generator's cost, ``f(u) - u f'(u)`` at ``u = exp(a)``, is only capped above
+against overflow (:class:`FGan`).
 """
 
 import math
@@ -147,10 +149,16 @@ class FGan(NamedTuple):
     variational_function: ``a -> T(a)``, the discriminator's output, on data samples.
     conjugate: ``a -> f*(T(a))``, the convex conjugate of ``f`` at ``T(a)``, on
       generator samples.
+    generator_cost: ``a -> -f*(f'(exp(a))) = f(u) - u f'(u)`` at ``u = exp(a)``, the
+      cost of one generator sample. It equals ``-conjugate`` wherever the discriminator's
+      logit is not clipped; beyond, it follows ``f`` exactly, capped only where an
+      exponential would overflow, so that with ``a*`` fixed its gradient is that of
+      ``D_f`` even where ``a*`` is extreme.
   """
 
   variational_function: Callable[[jax.Array], jax.Array]
   conjugate: Callable[[jax.Array], jax.Array]
+  generator_cost: Callable[[jax.Array], jax.Array]
 
 
 def soft_clip(x: jax.Array, limit: float) -> jax.Array:
@@ -168,28 +176,36 @@ _LOG_2 = math.log(2.0)
 # Each game's T(a) and f*(T(a)) in terms of a clipped logit l = soft_clip(a, limit): T is
 # f'(exp(l)) and the conjugate is computed exactly at that T, so F is a lower bound on D_f
 # for every logit, and T(a*) = f'(p/q) wherever |a*| <= limit. Each limit keeps every
-# exponential at most exp(20), as for the maximum-likelihood cost.
+# exponential at most exp(20), as for the maximum-likelihood cost; the generator's cost
+# has only the upper caps that overflow needs.
 F_GANS: dict[str, FGan] = {
     # f(u) = u log u, f'(u) = 1 + log u, f*(t) = exp(t - 1).
-    "kl": FGan(lambda a: 1.0 + soft_clip(a, 20.0), lambda a: jnp.exp(soft_clip(a, 20.0))),
+    "kl": FGan(
+        lambda a: 1.0 + soft_clip(a, 20.0), lambda a: jnp.exp(soft_clip(a, 20.0)),
+        lambda a: -capped_exp(a),
+    ),
     # f(u) = -log u, f'(u) = -1/u, f*(t) = -1 - log(-t).
     "reverse_kl": FGan(
-        lambda a: -jnp.exp(-soft_clip(a, 20.0)), lambda a: soft_clip(a, 20.0) - 1.0
+        lambda a: -jnp.exp(-soft_clip(a, 20.0)), lambda a: soft_clip(a, 20.0) - 1.0,
+        lambda a: 1.0 - a,
     ),
     # f(u) = (u - 1)^2, f'(u) = 2 (u - 1), f*(t) = t^2 / 4 + t.
     "pearson": FGan(
         lambda a: 2.0 * (jnp.exp(soft_clip(a, 10.0)) - 1.0),
         lambda a: jnp.exp(2.0 * soft_clip(a, 10.0)) - 1.0,
+        lambda a: 1.0 - capped_exp(2.0 * a),
     ),
     # f(u) = (sqrt(u) - 1)^2, f'(u) = 1 - 1/sqrt(u), f*(t) = t / (1 - t).
     "squared_hellinger": FGan(
         lambda a: 1.0 - jnp.exp(-0.5 * soft_clip(a, 40.0)),
         lambda a: jnp.exp(0.5 * soft_clip(a, 40.0)) - 1.0,
+        lambda a: 1.0 - capped_exp(0.5 * a),
     ),
     # f(u) = u log u - (u + 1) log((u + 1) / 2), D_f = 2 JSD: T = log 2 - softplus(-a),
     # f*(t) = -log(2 - exp(t)); softplus needs no clipping.
     "jensen_shannon": FGan(
-        lambda a: _LOG_2 - jax.nn.softplus(-a), lambda a: jax.nn.softplus(a) - _LOG_2
+        lambda a: _LOG_2 - jax.nn.softplus(-a), lambda a: jax.nn.softplus(a) - _LOG_2,
+        lambda a: _LOG_2 - jax.nn.softplus(a),
     ),
 }
 F_DIVERGENCES: tuple[str, ...] = tuple(F_GANS)
@@ -238,7 +254,7 @@ class _Objective(NamedTuple):
 def _f_gan_objective(name: str) -> _Objective:
   game = F_GANS[name]
   return _Objective(
-      generator=lambda fake_logits: -jnp.mean(game.conjugate(fake_logits)),
+      generator=lambda fake_logits: jnp.mean(game.generator_cost(fake_logits)),
       discriminator=lambda real_logits, fake_logits: -variational_bound(
           name, real_logits, fake_logits
       ),
