@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
 
-from gan_theory import gan
+from gan_theory import gan, objectives
 from gan_theory.validation import ConfigError
 from tests.tiny import tiny_config
 
@@ -179,6 +179,30 @@ class FlowGeneratorTest(chex.TestCase):
     first, last = (jax.jit(trainer.evaluate)(states[i]) for i in (0, -1))
     for name in gan.DENSITY_METRICS:
       np.testing.assert_array_equal(getattr(first, name), getattr(last, name))
+
+
+class FGanRunsTest(chex.TestCase):
+
+  def test_every_game_trains_and_jensen_shannon_is_the_minimax_game(self):
+    # Each run's discriminator trains on its own game's loss. The Jensen-Shannon game's
+    # discriminator loss is the cross-entropy minus 2 log 2 and its generator cost the
+    # minimax cost plus log 2: the same gradients, so the same run, number for number.
+    names = ("minimax", *(f"f_{name}" for name in objectives.F_DIVERGENCES))
+    config = tiny_config(objectives=names)
+    train = jax.jit(jax.vmap(gan.make_train(config), in_axes=(None, 0)))
+    state, metrics = train(jax.random.key(0), jnp.arange(len(names)))
+    np.testing.assert_array_equal(state.diverged_step, -1)
+    chex.assert_tree_all_finite((state.generator_params, state.discriminator_params, metrics))
+    minimax, jensen_shannon = 0, names.index("f_jensen_shannon")
+    for params in (state.generator_params, state.discriminator_params):
+      chex.assert_trees_all_close(
+          jax.tree.map(lambda p: p[jensen_shannon], params),
+          jax.tree.map(lambda p: p[minimax], params), rtol=1e-6, atol=1e-7,
+      )
+    for run in range(1, len(names)):
+      if run != jensen_shannon:
+        kernel = state.discriminator_params["params"]["MLP_0"]["Dense_0"]["kernel"]
+        self.assertFalse(np.allclose(kernel[run], kernel[minimax]), names[run])
 
 
 class SampleGradientsTest(chex.TestCase):

@@ -47,7 +47,7 @@ class LauncherTest(absltest.TestCase):
       self.assertEqual((workdir / name).read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
     self.assertEqual(os.stat(workdir / "results.csv").st_mode & 0o044, 0o044)
 
-    # The same config again: allowed, and deterministic.
+    # The same config again: allowed; it resumes from the final checkpoint, same results.
     before = (workdir / "results.csv").read_text()
     process = launch(
         f"--workdir={workdir}", *TINY, "--config.objectives=minimax,maximum_likelihood"

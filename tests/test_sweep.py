@@ -24,9 +24,25 @@ RTOL, ATOL = 1e-5, 1e-6
 
 
 @functools.cache
+def _full_sweep_and_progress() -> tuple[sweep.SweepResult, list[sweep.Progress]]:
+  reports = []
+  result = sweep.run_sweep(
+      tiny_config(num_seeds=3, first_seed=10), num_samples=50, on_progress=reports.append,
+      sample_gradients=True,
+  )
+  return result, reports
+
+
 def _full_sweep() -> sweep.SweepResult:
+  return _full_sweep_and_progress()[0]
+
+
+@functools.cache
+def _grouped_sweep() -> sweep.SweepResult:
+  """The full sweep's runs in vmap groups of 2 (its own program)."""
   return sweep.run_sweep(
-      tiny_config(num_seeds=3, first_seed=10), num_samples=50, sample_gradients=True
+      tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50,
+      sample_gradients=True,
   )
 
 
@@ -129,33 +145,26 @@ class RunSweepTest(chex.TestCase):
     )
     run = full.objectives.index("maximum_likelihood") + 1  # Seed 11.
     self.assertEqual(int(full.seeds[run]), 11)
+    self.assertIsNone(part.sample_gradients)  # Only when asked for.
     chex.assert_trees_all_close(
         jax.tree.map(lambda m: m[0], part.metrics),
         jax.tree.map(lambda m: m[run], full.metrics),
         rtol=RTOL, atol=ATOL,
     )
 
-  def test_deterministic(self):
-    again = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10), num_samples=50)
-    first = _full_sweep()
-    chex.assert_trees_all_equal(again.metrics, first.metrics)
-    np.testing.assert_array_equal(again.samples, first.samples)
-    self.assertIsNone(again.sample_gradients)  # Only when asked for.
-
   def test_groups_and_padding_do_not_change_the_runs(self):
     # 9 runs in groups of at most 2 run as 5 groups of 2: one run of padding that never shows.
     full = _full_sweep()
-    grouped = sweep.run_sweep(tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50)
+    grouped = _grouped_sweep()
     self.assertEqual(grouped.objectives, full.objectives)
     chex.assert_trees_all_close(grouped.metrics, full.metrics, rtol=RTOL, atol=ATOL)
     chex.assert_tree_shape_prefix(grouped.final_state, (9,))
     chex.assert_shape(grouped.samples, (9, 50, 2))
 
   def test_progress_is_reported_each_period(self):
-    reports = []
-    sweep.run_sweep(tiny_config(num_seeds=1), num_samples=2, on_progress=reports.append)
+    _, reports = _full_sweep_and_progress()
     self.assertEqual([r.steps_done for r in reports], [10, 20])
-    self.assertTrue(all(r.num_runs == 3 and r.num_steps == 20 for r in reports))
+    self.assertTrue(all(r.num_runs == 9 and r.num_steps == 20 for r in reports))
 
 
 class DeviceMeshTest(chex.TestCase):
@@ -184,10 +193,7 @@ class DeviceMeshTest(chex.TestCase):
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])
-    one = sweep.run_sweep(
-        tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50,
-        sample_gradients=True,
-    )
+    one = _grouped_sweep()
     expected = {
         "samples": one.samples, **one.sample_gradients._asdict(),
         **{k: v for k, v in one.metrics._asdict().items() if v is not None},
