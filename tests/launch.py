@@ -30,6 +30,7 @@ TINY_THEORY = (
     "--config.discriminator.num_steps=20",
     "--config.discriminator.eval_every=10",
     "--config.discriminator.num_seeds=2",
+    "--config.discriminator.objectives=minimax,f_kl",
     "--config.discriminator.hidden_sizes=(8,8)",
 )
 
