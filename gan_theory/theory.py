@@ -144,14 +144,14 @@ def divergence_estimates(
   real_log_m = jnp.logaddexp(real_log_p_data, real_log_p_generator) - math.log(2.0)
   fake_log_m = jnp.logaddexp(fake_log_p_data, fake_log_p_generator) - math.log(2.0)
 
-  def mean_and_stderr(values):  # Not NaN-aware: a NaN log-density must show.
+  def sample_mean(values):  # Not NaN-aware (unlike metrics.mean_and_stderr): a NaN shows.
     return jnp.mean(values), jnp.std(values, ddof=1) / math.sqrt(values.shape[0])
 
-  nll = mean_and_stderr(-real_log_p_generator)
-  forward_kl = mean_and_stderr(real_log_p_data - real_log_p_generator)
-  reverse_kl = mean_and_stderr(fake_log_p_generator - fake_log_p_data)
-  jsd_real = mean_and_stderr(real_log_p_data - real_log_m)
-  jsd_fake = mean_and_stderr(fake_log_p_generator - fake_log_m)
+  nll = sample_mean(-real_log_p_generator)
+  forward_kl = sample_mean(real_log_p_data - real_log_p_generator)
+  reverse_kl = sample_mean(fake_log_p_generator - fake_log_p_data)
+  jsd_real = sample_mean(real_log_p_data - real_log_m)
+  jsd_fake = sample_mean(fake_log_p_generator - fake_log_m)
   return DivergenceEstimates(
       nll=nll[0],
       forward_kl=forward_kl[0],
