@@ -9,14 +9,19 @@ Two estimators of the same gradient (seed 000, eq. 3.3 and part 1):
 
 Both return per-sample gradients, stacked along a leading axis, so that the caller can
 take their mean and its standard error (:func:`gan_theory.metrics.mean_and_stderr`).
+:func:`quadratic_gradient` is the exact gradient that both estimate for a Gaussian and a
+quadratic ``f``: the check.
 """
 
 from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
-__all__ = ["pathwise_gradients", "score_function_gradients"]
+from gan_theory.vae import DiagonalGaussian, FullCovarianceGaussian
+
+__all__ = ["pathwise_gradients", "quadratic_gradient", "score_function_gradients"]
 
 Params = Any
 
@@ -65,3 +70,26 @@ def score_function_gradients(
     return jax.tree.map(lambda g: value * g, jax.grad(log_prob)(params, x))
 
   return jax.vmap(one)(samples)
+
+
+def quadratic_gradient(
+    q: DiagonalGaussian | FullCovarianceGaussian, hessian: jax.Array, centre: jax.Array
+) -> DiagonalGaussian | FullCovarianceGaussian:
+  """The exact gradient of ``E_q[(z - c)^T A (z - c) / 2]`` in ``q``'s parameters.
+
+  With ``Sigma = L L^T`` the expectation is ``((m - c)^T A (m - c) + tr(A L L^T)) / 2``,
+  so for a symmetric ``A`` the gradient in the mean is ``A (m - c)``, in the lower triangle
+  of ``scale_tril`` it is ``tril(A L)``, and in ``log_std`` it is ``diag(A) std^2``.
+
+  Args:
+    q: a Gaussian of batch shape ``()``.
+    hessian: ``A``, symmetric ``[d, d]``.
+    centre: ``c``, ``[d]``.
+
+  Returns:
+    The gradient, a Gaussian-shaped pytree like ``q``.
+  """
+  mean = hessian @ (q.mean - centre)
+  if isinstance(q, DiagonalGaussian):
+    return DiagonalGaussian(mean, jnp.diagonal(hessian) * jnp.exp(2 * q.log_std))
+  return FullCovarianceGaussian(mean, jnp.tril(hessian @ jnp.tril(q.scale_tril)))

@@ -1,17 +1,28 @@
-"""Flax linen modules, used through init/apply: MLPs, and a RealNVP flow with an exact density.
+"""Flax linen modules, used through init/apply: MLPs, a RealNVP flow with an exact density,
+and a Gaussian encoder.
 
 The generators map latents to samples with ``apply(params, z)``; the flow also has
-``log_prob`` and ``sample_and_log_prob``, called with ``apply(..., method=...)``.
+``log_prob`` and ``sample_and_log_prob``, called with ``apply(..., method=...)``. The
+encoder maps data to a :class:`gan_theory.vae.DiagonalGaussian`.
 """
 
-import math
 from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-__all__ = ["ACTIVATIONS", "AffineCoupling", "Discriminator", "Generator", "MLP", "RealNVP"]
+from gan_theory.vae import DiagonalGaussian, standard_normal_log_prob
+
+__all__ = [
+    "ACTIVATIONS",
+    "AffineCoupling",
+    "Discriminator",
+    "GaussianEncoder",
+    "Generator",
+    "MLP",
+    "RealNVP",
+]
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
@@ -66,6 +77,23 @@ class Discriminator(nn.Module):
     return MLP(self.hidden_sizes, 1, self.activation)(x)[..., 0]
 
 
+class GaussianEncoder(nn.Module):
+  """Maps data ``[..., data_dim]`` to a diagonal Gaussian ``q(z | x)`` over ``[..., latent_dim]``.
+
+  The log standard deviation is the MLP's output, unbounded: the ELBO's KL term to the
+  prior, ``-log std + std^2 / 2`` per unit, pins it near 0 from both sides.
+  """
+
+  hidden_sizes: Sequence[int]
+  latent_dim: int
+  activation: str = "tanh"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> DiagonalGaussian:
+    out = MLP(self.hidden_sizes, 2 * self.latent_dim, self.activation)(x)
+    return DiagonalGaussian(out[..., : self.latent_dim], out[..., self.latent_dim :])
+
+
 class AffineCoupling(nn.Module):
   """One RealNVP coupling layer (Dinh et al. 2017): invertible, with a cheap log-determinant.
 
@@ -105,10 +133,6 @@ class AffineCoupling(nn.Module):
     return y * kept + changed * (y - shift) * jnp.exp(-log_scale), -jnp.sum(log_scale, axis=-1)
 
 
-def _standard_normal_log_prob(z: jax.Array) -> jax.Array:
-  return -0.5 * jnp.sum(z**2, axis=-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
-
-
 class RealNVP(nn.Module):
   """A normalizing flow ``x = f_L(... f_1(z))``, ``z ~ N(0, I)``, with an exact density.
 
@@ -139,7 +163,7 @@ class RealNVP(nn.Module):
     for coupling in self.couplings:
       x, layer_log_det = coupling.forward(x)
       log_det += layer_log_det
-    return x, _standard_normal_log_prob(z) - log_det
+    return x, standard_normal_log_prob(z) - log_det
 
   def inverse(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``(z, log |det dz/dx|)`` with ``z = f^{-1}(x)``."""
@@ -152,4 +176,4 @@ class RealNVP(nn.Module):
   def log_prob(self, x: jax.Array) -> jax.Array:
     """The exact log-density ``[...]`` of samples ``x`` ``[..., dim]``."""
     z, log_det = self.inverse(x)
-    return _standard_normal_log_prob(z) + log_det
+    return standard_normal_log_prob(z) + log_det
