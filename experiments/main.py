@@ -17,11 +17,16 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import gan_sweep, theory
+from experiments import gan_sweep, iwae_bounds, theory, vae_digits
 from experiments.workdir import WorkdirError
 from gan_theory.validation import ConfigError, check_choice
 
-EXPERIMENTS = {"gan_sweep": gan_sweep, "theory": theory}
+EXPERIMENTS = {
+    "gan_sweep": gan_sweep,
+    "iwae_bounds": iwae_bounds,
+    "theory": theory,
+    "vae_digits": vae_digits,
+}
 
 
 def _unknown_field(error: Exception, argv: list[str]) -> str:

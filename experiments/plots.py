@@ -6,11 +6,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = [
+    "bounds_figure",
     "cost_curves_figure",
     "curves_figure",
     "errors_figure",
+    "estimator_variance_figure",
     "gradient_share_figure",
+    "image_grid_figure",
     "samples_figure",
+    "snr_figure",
 ]
 
 
@@ -183,4 +187,117 @@ def gradient_share_figure(
       f"the final generators' per-sample gradient norms; mean ± standard error over {num_seeds}"
       " seeds", fontsize=10,
   )
+  return figure
+
+
+def bounds_figure(
+    ks: Sequence[int], bounds: Mapping[int, tuple[float, float]], log_p_x: float
+) -> Figure:
+  """The IWAE bounds against k: their values under log p(x), and their gap to it, log-log.
+
+  Args:
+    ks: the numbers of importance samples.
+    bounds: k -> (mean, standard error) of the bound.
+    log_p_x: the exact log-likelihood.
+  """
+  means = np.array([bounds[k][0] for k in ks])
+  stderrs = np.array([bounds[k][1] for k in ks])
+  figure = Figure(figsize=(9.0, 3.4), layout="constrained")
+  value_axes, gap_axes = figure.subplots(1, 2)
+  value_axes.errorbar(ks, means, yerr=stderrs, fmt="o-", ms=3, label="L_k")
+  value_axes.axhline(log_p_x, c="k", ls="--", lw=1, label="log p(x)")
+  value_axes.set(xscale="log", xlabel="importance samples k", ylabel="nats")
+  value_axes.legend(fontsize=8)
+  gaps = log_p_x - means
+  positive = gaps > 0
+  gap_axes.errorbar(np.asarray(ks)[positive], gaps[positive], yerr=stderrs[positive], fmt="o-",
+                    ms=3, label="log p(x) - L_k")
+  gap_axes.loglog(ks, gaps[0] / np.asarray(ks, float), ":", c="0.4", label="1/k")
+  gap_axes.set(xscale="log", yscale="log", xlabel="importance samples k", ylabel="nats")
+  gap_axes.legend(fontsize=8)
+  return figure
+
+
+def snr_figure(ks: Sequence[int], snr: Mapping[tuple[str, str], np.ndarray]) -> Figure:
+  """Gradient signal-to-noise ratios against k, log-log, a panel per model part.
+
+  Args:
+    ks: the numbers of importance samples.
+    snr: (part, parameter) -> ``[len(ks)]`` mean signal-to-noise ratio of its entries.
+  """
+  parts = sorted({part for part, _ in snr})
+  figure = Figure(figsize=(4.5 * len(parts), 3.4), layout="constrained")
+  axes = figure.subplots(1, len(parts), squeeze=False)[0]
+  k = np.asarray(ks, float)
+  for ax, part in zip(axes, parts):
+    for index, name in enumerate(name for of_part, name in snr if of_part == part):
+      ax.loglog(k, snr[part, name], "o-", ms=3, c=f"C{index}", label=name)
+    first = np.mean([v[0] for (p, _), v in snr.items() if p == part])
+    sign = 1 if part == "decoder" else -1
+    ax.loglog(k, first * (k / k[0]) ** (sign / 2), ":", c="0.4",
+              label=f"k^{'+' if sign > 0 else '-'}1/2")
+    ax.set(title=part, xlabel="importance samples k", ylabel="|E g| / std(g)")
+    ax.legend(fontsize=8)
+  return figure
+
+
+def estimator_variance_figure(
+    dims: Sequence[int], variances: Mapping[tuple[str, str, str], np.ndarray]
+) -> Figure:
+  """Per-sample variance of each gradient estimator against dimension, log-log.
+
+  A panel per covariance, a colour per estimator, solid for the mean, dashed for the
+  scale parameter.
+
+  Args:
+    dims: the dimensions.
+    variances: (covariance, estimator, parameter) -> ``[len(dims)]`` per-entry variances.
+  """
+  covariances = list(dict.fromkeys(c for c, _, _ in variances))
+  estimators = list(dict.fromkeys(e for _, e, _ in variances))
+  figure = Figure(figsize=(4.5 * len(covariances), 3.4), layout="constrained")
+  axes = figure.subplots(1, len(covariances), squeeze=False, sharey=True)[0]
+  for ax, covariance in zip(axes, covariances):
+    for (of_covariance, estimator, name), values in variances.items():
+      if of_covariance == covariance:
+        ax.loglog(dims, values, "o-" if name == "mean" else "s--", ms=3,
+                  c=f"C{estimators.index(estimator)}", label=f"{estimator}: {name}")
+    ax.set(title=f"{covariance} covariance", xlabel="dimension d",
+           ylabel="per-sample variance per entry")
+    ax.legend(fontsize=8)
+  return figure
+
+
+def image_grid_figure(
+    blocks: Mapping[str, np.ndarray], side: int, columns: int, stacked: bool
+) -> Figure:
+  """Blocks of grey images, each block a mosaic with its title.
+
+  Args:
+    blocks: title -> ``[n, side * side]`` pixel values in ``[0, 1]``.
+    side: the images' side in pixels.
+    columns: images per row of a mosaic.
+    stacked: blocks one above the other (True) or side by side (False).
+  """
+  def mosaic(images: np.ndarray) -> np.ndarray:
+    rows = -(-len(images) // columns)
+    padded = np.ones((rows * columns, side, side))  # White where a row is not full.
+    padded[: len(images)] = np.asarray(images).reshape(-1, side, side)
+    tiles = np.pad(padded, ((0, 0), (1, 1), (1, 1)), constant_values=1.0)
+    tiles = tiles.reshape(rows, columns, side + 2, side + 2)
+    return tiles.transpose(0, 2, 1, 3).reshape(rows * (side + 2), columns * (side + 2))
+
+  mosaics = {title: mosaic(images) for title, images in blocks.items()}
+  height, width = next(iter(mosaics.values())).shape
+  scale = 0.09
+  count = len(mosaics)
+  size = (width * scale, (height * scale + 0.4) * count) if stacked else (
+      (width * scale + 0.2) * count, height * scale + 0.4)
+  figure = Figure(figsize=size, layout="constrained")
+  axes = figure.subplots(count, 1, squeeze=False)[:, 0] if stacked else figure.subplots(
+      1, count, squeeze=False)[0]
+  for ax, (title, image) in zip(axes, mosaics.items()):
+    ax.imshow(1.0 - image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_axis_off()
   return figure

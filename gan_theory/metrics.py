@@ -13,6 +13,7 @@ __all__ = [
     "mean_and_stderr",
     "mode_statistics",
     "power_law_exponent",
+    "signal_to_noise",
 ]
 
 
@@ -85,6 +86,15 @@ def power_law_exponent(x: jax.Array, y: jax.Array) -> jax.Array:
   log_x, log_y = jnp.log(x), jnp.log(y)
   centred = log_x - jnp.mean(log_x)
   return jnp.sum(centred * (log_y - jnp.mean(log_y))) / jnp.sum(centred**2)
+
+
+def signal_to_noise(values: jax.Array, axis: int = 0) -> jax.Array:
+  """``|mean| / std`` of ``values`` along ``axis`` (Rainforth et al. 2018, eq. 6).
+
+  Of repeated gradient estimates: how far their mean stands out from their spread. The
+  standard deviation uses ``n - 1`` degrees of freedom.
+  """
+  return jnp.abs(jnp.mean(values, axis=axis)) / jnp.std(values, axis=axis, ddof=1)
 
 
 def gradient_shares(

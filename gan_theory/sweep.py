@@ -39,6 +39,7 @@ __all__ = [
     "SweepResult",
     "group_size",
     "layout",
+    "map_runs",
     "run_sweep",
     "shard_runs",
     "sweep_runs",
@@ -216,6 +217,34 @@ def _to_device(tree, sharding: NamedSharding):
   return jax.tree.map(
       lambda x: jax.make_array_from_callback(x.shape, sharding, lambda index: x[index]), tree
   )
+
+
+def map_runs(function: Callable, inputs, vmap_size: int = 0):
+  """``function`` of one run applied to every run, as a sweep runs them: one compiled program.
+
+  The runs are sharded over every device and vmapped in groups (:func:`layout`,
+  :func:`shard_runs`), padded with copies of the last run, which the outputs drop. On
+  several processes, every process passes the same inputs and gets every output.
+
+  Args:
+    function: a function of one run's arrays (a pytree of them) to a pytree of arrays;
+      typed keys neither in nor out (pass seeds, and make keys inside).
+    inputs: a pytree of numpy arrays with a leading run axis.
+    vmap_size: runs per vmap group; 0 chooses by backend (:func:`group_size`).
+
+  Returns:
+    The outputs, numpy arrays with a leading run axis.
+  """
+  num_runs = jax.tree.leaves(inputs)[0].shape[0]
+  where = layout(num_runs, vmap_size)
+  keep = np.minimum(np.arange(where.padded_runs), num_runs - 1)
+  with jax.set_mesh(where.mesh):
+    inputs = _to_device(
+        jax.tree.map(lambda x: np.asarray(x)[keep], inputs),
+        NamedSharding(where.mesh, PartitionSpec(RUNS)),
+    )
+    outputs = jax.jit(shard_runs(function, where))(inputs)
+    return jax.tree.map(lambda x: x[:num_runs], _to_host(outputs))
 
 
 def _record(history: EvalMetrics, column: int, metrics: EvalMetrics) -> None:

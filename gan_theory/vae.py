@@ -40,6 +40,7 @@ __all__ = [
     "importance_estimates",
     "iwae_bound",
     "linear_encoder",
+    "linear_gaussian_bound",
     "linear_gaussian_log_joint",
     "linear_gaussian_log_marginal",
     "linear_gaussian_posterior",
@@ -184,8 +185,10 @@ def importance_estimates(
     weights = log_weights_of(jax.random.fold_in(key, index))
     return (total + jnp.sum(weights), jnp.logaddexp(log_sum, jax.nn.logsumexp(weights))), None
 
-  init = (jnp.zeros(()), jnp.full((), -jnp.inf))
-  (total, log_sum), _ = jax.lax.scan(chunk, init, jnp.arange(num_samples // chunk_size))
+  # The first chunk starts the carry: it then has the type (and the sharding) of the rest.
+  first = log_weights_of(jax.random.fold_in(key, 0))
+  init = (jnp.sum(first), jax.nn.logsumexp(first))
+  (total, log_sum), _ = jax.lax.scan(chunk, init, jnp.arange(1, num_samples // chunk_size))
   return ImportanceEstimates(elbo=total / num_samples, iwae=log_sum - math.log(num_samples))
 
 
@@ -317,3 +320,17 @@ def linear_gaussian_posterior(model: LinearGaussian, x: jax.Array) -> FullCovari
   covariance = jnp.linalg.inv(precision)
   mean = noise_precision * covariance @ (model.weight.T @ (x - model.bias))
   return FullCovarianceGaussian(mean, jnp.linalg.cholesky(covariance))
+
+
+def linear_gaussian_bound(
+    model: LinearGaussian, encoder: LinearEncoder, x: jax.Array, noise: jax.Array
+) -> jax.Array:
+  """The ``k``-sample IWAE bound estimate of one ``x`` ``[D]``, from ``noise`` ``[k, d]``.
+
+  Differentiable in the model and the encoder: its gradients are the IWAE's.
+  """
+  return iwae_bound(
+      log_weights(
+          lambda z: linear_gaussian_log_joint(model, x, z), linear_encoder(encoder, x), noise
+      )
+  )

@@ -180,6 +180,20 @@ class PowerLawExponentTest(absltest.TestCase):
     self.assertAlmostEqual(float(metrics.power_law_exponent(x, y)), expected, places=5)
 
 
+class SignalToNoiseTest(absltest.TestCase):
+
+  def test_matches_numpy(self):
+    values = np.random.default_rng(0).normal(0.5, 2.0, size=(1000, 3))
+    expected = np.abs(values.mean(axis=0)) / values.std(axis=0, ddof=1)
+    np.testing.assert_allclose(metrics.signal_to_noise(jnp.asarray(values)), expected,
+                               rtol=1e-5)
+
+  def test_sign_does_not_matter(self):
+    values = jnp.array([[-1.0, 2.0], [-3.0, 2.5], [-2.0, 1.5]])
+    chex.assert_trees_all_close(metrics.signal_to_noise(values),
+                                metrics.signal_to_noise(-values))
+
+
 class GradientSharesTest(absltest.TestCase):
 
   def test_shares_by_bin(self):

@@ -1,0 +1,194 @@
+"""VAEs and IWAEs on the binarized digits: test log-likelihood, active units, and the
+encoder's gap split into approximation and amortization.
+
+Writes to the workdir: config.json; results.csv (a row per k and seed: the test metrics);
+curves.csv (the validation bounds every eval_every steps); summary.md (mean ± standard
+error over seeds per k); curves.png; samples.png and reconstructions.png (seed
+first_seed of each k).
+"""
+
+import csv
+import io
+import time
+
+import jax
+import ml_collections
+import numpy as np
+from absl import logging
+
+from experiments import plots, workdir as workdir_lib
+from gan_theory import sweep, vae_train
+from gan_theory.digits import SIDE, binarized_digits
+from gan_theory.metrics import mean_and_stderr
+
+OUTPUTS = (
+    "config.json", "results.csv", "curves.csv", "summary.md", "curves.png", "samples.png",
+    "reconstructions.png",
+)
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks every field the experiment reads; see :func:`gan_theory.vae_train.validate`."""
+  vae_train.validate(config, binarized_digits())
+
+
+def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> None:
+  """Trains and tests a run per (k, seed) of ``config`` and writes the results to ``workdir``.
+
+  Raises:
+    ConfigError: if the config is not valid; nothing compiles, nothing is written.
+    WorkdirError: if the workdir cannot take the results; nothing compiles.
+  """
+  data = binarized_digits()
+  vae_train.validate(config, data)
+  path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
+  seeds = config.first_seed + np.arange(config.num_seeds)
+  test = vae_train.make_test(config, data)
+
+  curves, results, pictures, seconds = {}, {}, {}, {}
+  for k in config.num_importance_samples:
+    start = time.perf_counter()
+    train = vae_train.make_train(config, k, data)
+    params, curves[k] = sweep.map_runs(
+        lambda seed: train(jax.random.key(seed)), seeds.astype(np.uint32), config.vmap_size
+    )
+    trained = time.perf_counter()
+    results[k], pictures[k] = sweep.map_runs(
+        lambda run: test(run[0], jax.random.key(run[1])), (params, seeds.astype(np.uint32)),
+        config.vmap_size,
+    )
+    seconds[k] = (trained - start, time.perf_counter() - trained)
+    logging.info("k = %d: %d seeds trained in %.0f s, tested in %.0f s", k, len(seeds),
+                 *seconds[k])
+
+  if jax.process_index() != 0:
+    return
+  steps = config.eval_every * np.arange(config.num_steps // config.eval_every + 1)
+  workdir_lib.write_text(path / "results.csv", _results_csv(seeds, results))
+  workdir_lib.write_text(path / "curves.csv", _curves_csv(seeds, steps, curves))
+  workdir_lib.write_text(path / "summary.md", _summary_md(config, results, seconds))
+  workdir_lib.write_figure(
+      path / "curves.png",
+      plots.curves_figure(
+          steps,
+          {
+              title: {
+                  f"k = {k}": tuple(np.asarray(s) for s in mean_and_stderr(getattr(c, field)))
+                  for k, c in curves.items()
+              }
+              for title, field in (("validation L_k", "validation_bound"),
+                                   ("validation ELBO", "validation_elbo"))
+          },
+          config.num_seeds,
+      ),
+  )
+  labels = [f"k = {k}" for k in pictures]
+  workdir_lib.write_figure(
+      path / "samples.png",
+      plots.image_grid_figure(
+          {label: p.samples[0] for label, p in zip(labels, pictures.values())}, SIDE,
+          columns=8, stacked=False,
+      ),
+  )
+  num_shown = min(config.num_pictures, 16)
+  workdir_lib.write_figure(
+      path / "reconstructions.png",
+      plots.image_grid_figure(
+          {"test images": data.test[:num_shown]}
+          | {label: p.reconstructions[0, :num_shown] for label, p in zip(labels,
+                                                                          pictures.values())},
+          SIDE, columns=num_shown, stacked=True,
+      ),
+  )
+  logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
+
+
+def _csv(header, rows) -> str:
+  buffer = io.StringIO()
+  writer = csv.writer(buffer, lineterminator="\n")
+  writer.writerow(header)
+  writer.writerows(rows)
+  return buffer.getvalue()
+
+
+def _results_csv(seeds, results) -> str:
+  return _csv(
+      ["k", "seed", *vae_train.TestMetrics._fields],
+      ([k, int(seed), *(f"{field[s]:.9g}" for field in metrics)]
+       for k, metrics in results.items() for s, seed in enumerate(seeds)),
+  )
+
+
+def _curves_csv(seeds, steps, curves) -> str:
+  return _csv(
+      ["k", "seed", "step", *vae_train.TrainMetrics._fields],
+      ([k, int(seed), int(step), *(f"{field[s, e]:.9g}" for field in metrics)]
+       for k, metrics in curves.items() for s, seed in enumerate(seeds)
+       for e, step in enumerate(steps)),
+  )
+
+
+def _summary_md(config, results, seconds) -> str:
+  columns = {
+      f"test log p(x) (L_{config.evaluation.num_samples})": ("log_likelihood", 2),
+      "test ELBO": ("elbo", 2),
+      "active units": ("active_units", 1),
+      "approximation gap": ("approximation_gap", 3),
+      "amortization gap": ("amortization_gap", 3),
+  }
+  rows = []
+  for k, metrics in results.items():
+    cells = []
+    for field, digits in columns.values():
+      mean, stderr = mean_and_stderr(np.asarray(getattr(metrics, field), np.float64))
+      cells.append(f"{float(mean):.{digits}f} ± {float(stderr):.1g}")
+    rows.append(f"| {k} | " + " | ".join(cells) + " |")
+  gap_rows = []
+  for k, metrics in results.items():
+    cells = [
+        f"{float(m):.3f} ± {float(s):.1g}"
+        for m, s in (mean_and_stderr(np.asarray(getattr(metrics, field), np.float64))
+                     for field in ("mean_field_log_likelihood", "mean_field_elbo",
+                                   "encoder_elbo", "mean_field_last_change"))
+    ]
+    gap_rows.append(f"| {k} | " + " | ".join(cells) + " |")
+  evaluation, mean_field = config.evaluation, config.mean_field
+  return "\n".join([
+      "# VAEs and IWAEs on the binarized digits",
+      "",
+      f"{config.num_seeds} seeds per k (from {config.first_seed}), each k one compiled"
+      f" program; latent dimension {config.latent_dim}, encoder"
+      f" {tuple(config.encoder.hidden_sizes)} {config.encoder.activation}, decoder"
+      f" {tuple(config.decoder.hidden_sizes)} {config.decoder.activation}, Adam"
+      f" {config.learning_rate}, batches of {config.batch_size}, {config.num_steps} steps."
+      " Test set: 250 images; mean ± standard error over seeds.",
+      "",
+      "| k | " + " | ".join(columns) + " |",
+      "|---:|" + "---:|" * len(columns),
+      *rows,
+      "",
+      f"log p(x) is estimated by L_{evaluation.num_samples} (the IWAE protocol; a lower bound"
+      f" on it); a unit is active when the"
+      f" variance of its posterior mean over the test set exceeds"
+      f" {evaluation.active_unit_threshold}.",
+      "",
+      "## The encoder's gap, split (Cremer et al. 2018)",
+      "",
+      f"On the first {mean_field.num_images} test images: per-image Gaussians q* fitted from"
+      f" the encoder's q by Adam ({mean_field.num_steps} steps, {mean_field.num_samples}-sample"
+      f" ELBO, step size {mean_field.learning_rate} on a cosine decay), their ELBO L[q*]"
+      f" and the encoder's L[q] each from {evaluation.num_samples} samples. Approximation"
+      " gap = log p(x) - L[q*]; amortization gap = L[q*] - L[q]. The last column is how much"
+      " the mean field's ELBO estimate still rose over its last tenth of steps.",
+      "",
+      "| k | log p(x) | L[q*] | L[q] | last rise of L[q*] |",
+      "|---:|---:|---:|---:|---:|",
+      *gap_rows,
+      "",
+      "## Time",
+      "",
+      "| k | training s | testing s |",
+      "|---:|---:|---:|",
+      *(f"| {k} | {train:.0f} | {test:.0f} |" for k, (train, test) in seconds.items()),
+      "",
+  ])
