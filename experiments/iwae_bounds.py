@@ -149,10 +149,11 @@ def _quadratic_problem(config, covariance: str, dim: int):
 
 
 def _estimator_moments(config, covariance: str, dim: int) -> dict[tuple[str, str], tuple]:
-  """(estimator, parameter) -> (per-sample variance per entry, largest |error| / stderr).
+  """(estimator, parameter) -> (per-sample variance per entry, sum of z^2, entries).
 
-  The variance is averaged over the parameter's entries (the lower triangle of
-  ``scale_tril``, which is all that is read); the error is to the exact gradient.
+  Over the parameter's entries (the lower triangle of ``scale_tril``, all that is read):
+  the mean per-sample variance, and the sum of the squared z-scores ``(estimate -
+  exact) / standard error``, whose mean is about 1 for an unbiased estimator.
   """
   q, hessian, centre = _quadratic_problem(config, covariance, dim)
   noise = jax.random.normal(
@@ -181,7 +182,8 @@ def _estimator_moments(config, covariance: str, dim: int) -> dict[tuple[str, str
         variance = jnp.var(values, axis=0, ddof=1)
         out[estimator, name] = (
             jnp.sum(jnp.where(read, variance, 0.0)) / jnp.sum(read),
-            jnp.max(jnp.where(read, jnp.abs(mean - expected) / stderr, 0.0)),
+            jnp.sum(jnp.where(read, ((mean - expected) / stderr) ** 2, 0.0)),
+            jnp.sum(read),
         )
     return out
 
@@ -230,7 +232,9 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments),
   )
   workdir_lib.write_figure(path / "bounds.png", plots.bounds_figure(ks, summaries, log_p_x))
-  workdir_lib.write_figure(path / "snr.png", plots.snr_figure(ks, mean_snr))
+  workdir_lib.write_figure(
+      path / "snr.png", plots.snr_figure(ks, mean_snr, snr_floor(config.num_replicates))
+  )
   variance_curves = {
       (covariance, estimator, name): np.array(
           [moments[covariance, dim][estimator, name][0] for dim in dims]
@@ -269,19 +273,30 @@ def _snr_csv(ks, snr) -> str:
 
 def _moments_csv(dims, moments) -> str:
   return _csv(
-      ["covariance", "dim", "estimator", "parameter", "variance_per_entry", "max_z_score"],
-      ([covariance, dim, estimator, name, f"{variance:.9g}", f"{z:.4f}"]
+      ["covariance", "dim", "estimator", "parameter", "variance_per_entry", "sum_z_squared",
+       "entries"],
+      ([covariance, dim, estimator, name, f"{variance:.9g}", f"{z2:.6g}", int(entries)]
        for (covariance, dim), by_estimator in moments.items()
-       for (estimator, name), (variance, z) in by_estimator.items()),
+       for (estimator, name), (variance, z2, entries) in by_estimator.items()),
   )
 
 
-def _fit_from(ks, values, smallest: int):
-  """The power-law exponent of ``values`` over ``k >= smallest`` (NaN with fewer than 2)."""
-  keep = np.asarray(ks) >= smallest
+def snr_floor(num_replicates: int) -> float:
+  """The expected measured |mean| / std of a gradient entry whose true mean is 0.
+
+  The sample mean of ``M`` replicates is then ``N(0, std^2 / M)``, so ``|mean| / std``
+  averages ``sqrt(2 / (pi M))``: below a few times this, a measured SNR is noise.
+  """
+  return math.sqrt(2 / (math.pi * num_replicates))
+
+
+def _fit(ks, values, keep) -> tuple[float, str]:
+  """The power-law exponent of ``values`` over the ``k`` kept, and their range, as text."""
+  ks, keep = np.asarray(ks), np.asarray(keep)
   if keep.sum() < 2:
-    return float("nan")
-  return float(power_law_exponent(np.asarray(ks)[keep], np.asarray(values)[keep]))
+    return float("nan"), "-"
+  exponent = float(power_law_exponent(ks[keep], np.asarray(values)[keep]))
+  return exponent, f"{ks[keep].min()}..{ks[keep].max()}"
 
 
 def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
@@ -300,25 +315,33 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
   ]
   last_mean, last_stderr = (float(v) for v in summaries[ks[-1]])
   ordered = all(step >= 0 for step in steps_up) and last_mean <= log_p_x + 4 * last_stderr
-  gaps = [log_p_x - float(summaries[k][0]) for k in ks]
-  gap_slope = _fit_from(ks, np.maximum(gaps, 1e-12), fit_from)
-
-  snr_rows = [
-      f"| {part} | {name} | " + " | ".join(f"{v:.3g}" for v in values)
-      + f" | {_fit_from(ks, values, fit_from):+.3f} |"
-      for (part, name), values in mean_snr.items()
-  ]
+  # Fits over k >= fit_from where the measured value stands out of its noise.
+  large = np.asarray(ks) >= fit_from
+  gaps = np.array([log_p_x - float(summaries[k][0]) for k in ks])
+  gap_slope, gap_range = _fit(
+      ks, gaps, large & (gaps > 3 * np.array([float(summaries[k][1]) for k in ks]))
+  )
+  floor = snr_floor(config.num_replicates)
+  snr_rows = []
+  for (part, name), values in mean_snr.items():
+    above = values > 3 * floor
+    exponent, fitted = _fit(ks, values, large & above)
+    cells = [f"{v:.3g}" if a else f"({v:.2g})" for v, a in zip(values, above)]
+    exponent = f"{exponent:+.3f}" if math.isfinite(exponent) else "-"
+    snr_rows.append(f"| {part} | {name} | " + " | ".join(cells) + f" | {exponent} | {fitted} |")
   variance_rows = []
   for covariance in COVARIANCES:
     for name in ("mean", "log_std" if covariance == "diagonal" else "scale_tril"):
       for estimator in ESTIMATORS:
         values = [moments[covariance, dim][estimator, name][0] for dim in dims]
-        worst = max(moments[covariance, dim][estimator, name][1] for dim in dims)
+        z2, entries = (sum(float(moments[covariance, dim][estimator, name][i]) for dim in dims)
+                       for i in (1, 2))
         slope = float(power_law_exponent(np.asarray(dims), np.asarray(values))) if len(
             dims) > 1 else float("nan")
         variance_rows.append(
             f"| {covariance} | {name} | {estimator} | "
-            + " | ".join(f"{v:.3g}" for v in values) + f" | {slope:+.2f} | {worst:.2f} |"
+            + " | ".join(f"{v:.3g}" for v in values)
+            + f" | {slope:+.2f} | {z2 / entries:.3f} ± {math.sqrt(2 / entries):.2g} |"
         )
   return "\n".join([
       "# IWAE bounds on a linear-Gaussian model",
@@ -339,30 +362,33 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
       *rows,
       "",
       f"Ordered within 4 standard errors (Burda et al. 2015, Theorem 1): {ordered}."
-      f" The gap falls like k^{gap_slope:.3f} for k >= {fit_from} (a Taylor expansion predicts"
-      " k^-1: gap ~ Var(w / p(x)) / 2k).",
+      f" The gap falls like k^{gap_slope:.3f} over k = {gap_range}, where it exceeds 3"
+      " standard errors (a Taylor expansion predicts k^-1: gap ~ Var(w / p(x)) / 2k).",
       "",
       "## Signal-to-noise ratio of the gradients",
       "",
       f"|E g| / std(g) over {config.num_replicates} gradient estimates of the averaged"
-      " bound, per parameter entry, averaged over the entries; exponent of a power law"
-      f" fitted for k >= {fit_from}. Rainforth et al. (2018) predict +1/2 for the decoder"
-      " (the gradient tends to that of log p(x), its noise falls like 1/sqrt(k)) and -1/2"
-      " for the encoder (its gradient vanishes like 1/k).",
+      " bound, per parameter entry, averaged over the entries. A gradient with mean 0 would"
+      f" measure {floor:.3f} (sqrt(2 / (pi M))); values below 3 times that are in"
+      f" parentheses, noise-limited, and left out of the power-law fit, made over k >="
+      f" {fit_from}. Rainforth et al. (2018) predict exponents +1/2 for the decoder (its"
+      " gradient tends to that of log p(x), the noise falls like 1/sqrt(k)) and -1/2 for the"
+      " encoder (its gradient vanishes like 1/k).",
       "",
-      "| part | parameter | " + " | ".join(f"k = {k}" for k in ks) + " | exponent |",
-      "|---|---|" + "---:|" * (len(ks) + 1),
+      "| part | parameter | " + " | ".join(f"k = {k}" for k in ks) + " | exponent | over k |",
+      "|---|---|" + "---:|" * (len(ks) + 2),
       *snr_rows,
       "",
       "## Pathwise against score-function gradients, by dimension",
       "",
       f"grad E_q[(z - c)^T A (z - c) / 2] in q's parameters, {config.estimators.num_samples}"
       " samples per dimension: the per-sample variance per parameter entry, the exponent of"
-      " its power law in the dimension, and the largest |estimate - exact| / standard error"
-      " over every entry and dimension (unbiased: below about 4).",
+      " its power law in the dimension, and the mean of z^2, z = (estimate - exact) / standard"
+      " error, over every entry and dimension: 1 for an unbiased estimator, within the"
+      " sampling error of a mean of chi^2_1 variables (given after ±).",
       "",
       "| covariance | parameter | estimator | " + " | ".join(f"d = {d}" for d in dims)
-      + " | exponent | max z |",
+      + " | exponent | mean z^2 |",
       "|---|---|---|" + "---:|" * (len(dims) + 2),
       *variance_rows,
       "",

@@ -218,12 +218,15 @@ def bounds_figure(
   return figure
 
 
-def snr_figure(ks: Sequence[int], snr: Mapping[tuple[str, str], np.ndarray]) -> Figure:
+def snr_figure(
+    ks: Sequence[int], snr: Mapping[tuple[str, str], np.ndarray], floor: float
+) -> Figure:
   """Gradient signal-to-noise ratios against k, log-log, a panel per model part.
 
   Args:
     ks: the numbers of importance samples.
     snr: (part, parameter) -> ``[len(ks)]`` mean signal-to-noise ratio of its entries.
+    floor: what a gradient with mean 0 measures, drawn as a grey band's top.
   """
   parts = sorted({part for part, _ in snr})
   figure = Figure(figsize=(4.5 * len(parts), 3.4), layout="constrained")
@@ -236,6 +239,7 @@ def snr_figure(ks: Sequence[int], snr: Mapping[tuple[str, str], np.ndarray]) -> 
     sign = 1 if part == "decoder" else -1
     ax.loglog(k, first * (k / k[0]) ** (sign / 2), ":", c="0.4",
               label=f"k^{'+' if sign > 0 else '-'}1/2")
+    ax.axhspan(floor / 10, floor, color="0.85", lw=0, label="noise floor")
     ax.set(title=part, xlabel="importance samples k", ylabel="|E g| / std(g)")
     ax.legend(fontsize=8)
   return figure

@@ -45,6 +45,10 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   seeds = config.first_seed + np.arange(config.num_seeds)
   test = vae_train.make_test(config, data)
 
+  def test_run(run):  # One program for every k: the parameters' shapes do not depend on k.
+    params, seed = run
+    return test(params, jax.random.key(seed))
+
   curves, results, pictures, seconds = {}, {}, {}, {}
   for k in config.num_importance_samples:
     start = time.perf_counter()
@@ -54,8 +58,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
     )
     trained = time.perf_counter()
     results[k], pictures[k] = sweep.map_runs(
-        lambda run: test(run[0], jax.random.key(run[1])), (params, seeds.astype(np.uint32)),
-        config.vmap_size,
+        test_run, (params, seeds.astype(np.uint32)), config.vmap_size
     )
     seconds[k] = (trained - start, time.perf_counter() - trained)
     logging.info("k = %d: %d seeds trained in %.0f s, tested in %.0f s", k, len(seeds),

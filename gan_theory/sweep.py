@@ -19,6 +19,7 @@ metrics. A :class:`Checkpointer` saves :class:`Snapshot` s of the sweep between 
 and restores one to resume from; only process 0 calls it, and broadcasts what it read.
 """
 
+import functools
 import time
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
@@ -219,6 +220,12 @@ def _to_device(tree, sharding: NamedSharding):
   )
 
 
+@functools.lru_cache(maxsize=32)
+def _sharded_program(function: Callable, where: Layout) -> Callable:
+  # Cached, so that calling map_runs again with the same function reuses its compilation.
+  return jax.jit(shard_runs(function, where))
+
+
 def map_runs(function: Callable, inputs, vmap_size: int = 0):
   """``function`` of one run applied to every run, as a sweep runs them: one compiled program.
 
@@ -243,7 +250,7 @@ def map_runs(function: Callable, inputs, vmap_size: int = 0):
         jax.tree.map(lambda x: np.asarray(x)[keep], inputs),
         NamedSharding(where.mesh, PartitionSpec(RUNS)),
     )
-    outputs = jax.jit(shard_runs(function, where))(inputs)
+    outputs = _sharded_program(function, where)(inputs)
     return jax.tree.map(lambda x: x[:num_runs], _to_host(outputs))
 
 

@@ -55,6 +55,32 @@ THEORY_BAD_INPUTS = (
     ("discriminator_eval_every", {"discriminator.eval_every": 7},
      "config.discriminator.eval_every=7 must divide config.discriminator.num_steps=3000"),
 )
+IWAE_BOUNDS_BAD_INPUTS = (
+    ("zero_dim", {"dim": 0}, "config.dim=0 must be a positive integer"),
+    ("one_replicate", {"num_replicates": 1}, "config.num_replicates=1 must be an integer >= 2"),
+    ("negative_perturbation", {"perturbation": -0.1},
+     "config.perturbation=-0.1 must be a non-negative number"),
+    ("zero_encoder_std", {"encoder_std": 0.0}, "config.encoder_std=0.0 must be a positive number"),
+    ("k_not_a_multiple_of_the_chunk", {"num_importance_samples": (1, 750)},
+     "each must be at most config.chunk_size=500 or a multiple of it"),
+    ("zero_k", {"num_importance_samples": (0, 5)}, "config.num_importance_samples=(0, 5)"),
+    ("zero_dimension", {"estimators.dims": (0, 2)}, "config.estimators.dims=(0, 2)"),
+)
+DIGITS_BAD_INPUTS = (
+    ("repeated_k", {"num_importance_samples": (1, 5, 5)}, "must be distinct"),
+    ("zero_seeds", {"num_seeds": 0}, "config.num_seeds=0 must be a positive integer"),
+    ("unknown_activation", {"decoder.activation": "sigmoid"},
+     "config.decoder.activation='sigmoid' is not allowed"),
+    ("batch_above_the_training_set", {"batch_size": 5000},
+     "config.batch_size=5000 must be at most 1297"),
+    ("eval_every_not_dividing", {"eval_every": 300}, "config.eval_every=300 must divide"),
+    ("chunk_not_dividing", {"evaluation.chunk_size": 300},
+     "config.evaluation.chunk_size=300 must divide config.evaluation.num_samples=5000"),
+    ("too_many_mean_field_images", {"mean_field.num_images": 251},
+     "config.mean_field.num_images=251 must be at most 250"),
+    ("negative_threshold", {"evaluation.active_unit_threshold": -0.01},
+     "config.evaluation.active_unit_threshold=-0.01 must be a positive number"),
+)
 # Every experiment config file, with the bad inputs it must reject. grid.py and the flow
 # configs are the GAN sweep with other defaults: they get the cases those defaults touch.
 BAD_INPUTS = {
@@ -67,6 +93,8 @@ BAD_INPUTS = {
     "ring_flow.py": FLOW_BAD_INPUTS,
     "grid_flow.py": FLOW_BAD_INPUTS[:1],
     "theory.py": THEORY_BAD_INPUTS,
+    "iwae_bounds.py": IWAE_BOUNDS_BAD_INPUTS,
+    "digits.py": DIGITS_BAD_INPUTS,
 }
 
 

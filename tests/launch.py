@@ -33,6 +33,30 @@ TINY_THEORY = (
     "--config.discriminator.objectives=minimax,f_kl",
     "--config.discriminator.hidden_sizes=(8,8)",
 )
+TINY_IWAE_BOUNDS = (
+    "--config=experiments/configs/iwae_bounds.py",
+    "--config.dim=3",
+    "--config.num_data=4",
+    "--config.num_importance_samples=(1,10)",
+    "--config.num_replicates=20",
+    "--config.estimators.dims=(1,2)",
+    "--config.estimators.num_samples=100",
+)
+TINY_DIGITS = (
+    "--config=experiments/configs/digits.py",
+    "--config.num_importance_samples=(1,3)",
+    "--config.num_seeds=2",
+    "--config.latent_dim=2",
+    "--config.encoder.hidden_sizes=(8,)",
+    "--config.decoder.hidden_sizes=(8,)",
+    "--config.num_steps=20",
+    "--config.eval_every=10",
+    "--config.evaluation.num_samples=20",
+    "--config.evaluation.chunk_size=10",
+    "--config.mean_field.num_images=3",
+    "--config.mean_field.num_steps=10",
+    "--config.num_pictures=4",
+)
 
 def command(*args: str) -> list[str]:
   return [sys.executable, "-m", "experiments.main", *args]

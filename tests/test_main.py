@@ -9,9 +9,17 @@ from pathlib import Path
 
 from absl.testing import absltest, parameterized
 
-from experiments import gan_sweep, main, theory
+from experiments import gan_sweep, iwae_bounds, main, theory, vae_digits
 from tests import bad_inputs
-from tests.launch import ROOT, TINY, TINY_THEORY, error_line, launch
+from tests.launch import (
+    ROOT,
+    TINY,
+    TINY_DIGITS,
+    TINY_IWAE_BOUNDS,
+    TINY_THEORY,
+    error_line,
+    launch,
+)
 from tests.tiny import tiny_config
 
 
@@ -101,6 +109,53 @@ class LauncherTest(absltest.TestCase):
     self.assertIn("## f-GAN variational bounds", summary)
 
 
+  def test_tiny_iwae_bounds_writes_every_output(self):
+    workdir = Path(self.create_tempdir().full_path) / "iwae_bounds"
+    process = launch(f"--workdir={workdir}", *TINY_IWAE_BOUNDS)
+    self.assertEqual(process.returncode, 0, process.stderr[-2000:])
+    self.assertCountEqual([p.name for p in workdir.iterdir()], iwae_bounds.OUTPUTS)
+    with open(workdir / "bounds.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual([(r["k"], r["replicate"]) for r in rows],
+                     [(k, str(r)) for k in ("1", "10") for r in range(20)])
+    self.assertLen({r["log_p_x"] for r in rows}, 1)
+    with open(workdir / "snr.csv") as f:
+      rows = list(csv.DictReader(f))
+    # Entries per k: decoder 3x3 + 3 + 1, encoder 3x3 + 3 + 3.
+    self.assertLen(rows, 2 * (13 + 15))
+    with open(workdir / "estimator_variance.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertLen(rows, 2 * 2 * 2 * 2)  # covariances x dims x estimators x parameters
+    summary = (workdir / "summary.md").read_text()
+    for section in ("## L_1 <= L_2 <= ... <= L_k <= log p(x)",
+                    "## Signal-to-noise ratio of the gradients",
+                    "## Pathwise against score-function gradients, by dimension"):
+      self.assertIn(section, summary)
+    for name in ("bounds.png", "snr.png", "estimator_variance.png"):
+      self.assertEqual((workdir / name).read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+
+  def test_tiny_digits_writes_every_output(self):
+    workdir = Path(self.create_tempdir().full_path) / "digits"
+    process = launch(f"--workdir={workdir}", *TINY_DIGITS)
+    self.assertEqual(process.returncode, 0, process.stderr[-2000:])
+    self.assertCountEqual([p.name for p in workdir.iterdir()], vae_digits.OUTPUTS)
+    with open(workdir / "results.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual([(r["k"], r["seed"]) for r in rows],
+                     [(k, s) for k in ("1", "3") for s in ("0", "1")])
+    for row in rows:
+      self.assertLess(float(row["log_likelihood"]), 0.0)
+      self.assertLessEqual(float(row["elbo"]), float(row["log_likelihood"]))
+      self.assertIn(row["active_units"], ("0", "1", "2"))
+    with open(workdir / "curves.csv") as f:
+      self.assertLen(list(csv.DictReader(f)), 2 * 2 * 3)  # k x seeds x evaluations
+    summary = (workdir / "summary.md").read_text()
+    self.assertIn("| 1 | ", summary)
+    self.assertIn("## The encoder's gap, split (Cremer et al. 2018)", summary)
+    for name in ("curves.png", "samples.png", "reconstructions.png"):
+      self.assertEqual((workdir / name).read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+
+
 class DivergedRunsTest(absltest.TestCase):
 
   def test_diverged_runs_are_blank_counted_and_left_out(self):
@@ -150,10 +205,17 @@ class FlowSweepTest(absltest.TestCase):
 
 # The shrunken config that stands for each experiment in the launcher's tests, and an
 # override that its validation rejects, with the start of the message.
-EXPERIMENT_CONFIGS = {"gan_sweep": TINY, "theory": TINY_THEORY}
+EXPERIMENT_CONFIGS = {
+    "gan_sweep": TINY,
+    "theory": TINY_THEORY,
+    "iwae_bounds": TINY_IWAE_BOUNDS,
+    "vae_digits": TINY_DIGITS,
+}
 LAUNCHER_BAD_INPUTS = {
     "gan_sweep": ("--config.num_seeds=0", "config.num_seeds=0 must be a positive integer"),
     "theory": ("--config.quadrature.num_points=2", "config.quadrature.num_points=2"),
+    "iwae_bounds": ("--config.num_replicates=1", "config.num_replicates=1 must be an integer"),
+    "vae_digits": ("--config.mean_field.num_steps=1", "config.mean_field.num_steps=1 must be"),
 }
 CONFIGS = ROOT / "experiments" / "configs"
 

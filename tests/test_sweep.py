@@ -167,6 +167,26 @@ class RunSweepTest(chex.TestCase):
     self.assertTrue(all(r.num_runs == 9 and r.num_steps == 20 for r in reports))
 
 
+def _affine(run):
+  """A function of one run's pytree, for map_runs: 2 x + 1 + its flag."""
+  x, flag = run
+  return 2.0 * x + 1.0 + flag
+
+
+class MapRunsTest(absltest.TestCase):
+
+  def test_every_run_once_padding_dropped(self):
+    runs = (np.arange(5.0), np.array([0, 1, 0, 1, 1]))
+    for vmap_size in (0, 2, 5):
+      np.testing.assert_array_equal(sweep.map_runs(_affine, runs, vmap_size), _affine(runs))
+
+  def test_pytrees_in_and_out(self):
+    out = sweep.map_runs(lambda run: {"sum": run["a"].sum(), "a": run["a"]},
+                         {"a": np.ones((3, 4), np.float32)})
+    np.testing.assert_array_equal(out["sum"], [4.0, 4.0, 4.0])
+    self.assertEqual(out["a"].shape, (3, 4))
+
+
 class DeviceMeshTest(chex.TestCase):
 
   def test_eight_devices_equal_one(self):
@@ -179,6 +199,7 @@ class DeviceMeshTest(chex.TestCase):
         import numpy as np
         from gan_theory import sweep
         from tests.tiny import tiny_config
+        from tests.test_sweep import _affine
         assert jax.device_count() == 8
         assert sweep.layout(9, 2).padded_runs == 16
         result = sweep.run_sweep(
@@ -186,8 +207,9 @@ class DeviceMeshTest(chex.TestCase):
             sample_gradients=True,
         )
         measured = {{k: v for k, v in result.metrics._asdict().items() if v is not None}}
+        mapped = sweep.map_runs(_affine, (np.arange(9.0), np.arange(9) % 2), 2)
         np.savez({str(out)!r}, samples=result.samples, **result.sample_gradients._asdict(),
-                 **measured)
+                 mapped=mapped, **measured)
     """)
     process = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=600
@@ -199,6 +221,8 @@ class DeviceMeshTest(chex.TestCase):
         **{k: v for k, v in one.metrics._asdict().items() if v is not None},
     }
     eight = np.load(out)
+    np.testing.assert_array_equal(eight["mapped"], _affine((np.arange(9.0), np.arange(9) % 2)))
+    expected["mapped"] = eight["mapped"]
     self.assertCountEqual(eight.files, expected)
     chex.assert_trees_all_close({k: eight[k] for k in expected}, expected, rtol=RTOL, atol=ATOL)
 

@@ -2,7 +2,7 @@
 
 import ml_collections
 
-from experiments.configs import ring
+from experiments.configs import digits, ring
 
 
 def tiny_config(**overrides) -> ml_collections.ConfigDict:
@@ -15,5 +15,23 @@ def tiny_config(**overrides) -> ml_collections.ConfigDict:
   config.mmd_samples = 100
   config.generator.hidden_sizes = (16, 16)
   config.discriminator.hidden_sizes = (16, 16)
+  config.update_from_flattened_dict(overrides)
+  return config
+
+
+def tiny_digits_config(**overrides) -> ml_collections.ConfigDict:
+  """The digits VAE config, shrunken: its structure, small networks, few steps and samples."""
+  config = digits.get_config()
+  config.num_seeds = 2
+  config.latent_dim = 4
+  config.encoder.hidden_sizes = (16,)
+  config.decoder.hidden_sizes = (16,)
+  config.num_steps = 200
+  config.eval_every = 100
+  config.evaluation.num_samples = 200
+  config.evaluation.chunk_size = 50
+  config.mean_field.num_images = 8
+  config.mean_field.num_steps = 200
+  config.num_pictures = 4
   config.update_from_flattened_dict(overrides)
   return config
