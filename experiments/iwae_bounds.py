@@ -95,7 +95,7 @@ def _bounds(config, model, encoder, x, k: int) -> np.ndarray:
   """``[replicates]`` estimates of ``L_k`` averaged over the data, ``k`` samples each."""
   chunk = min(k, config.chunk_size)
 
-  def one_point(key, point):
+  def one_point(model, encoder, key, point):
     q = vae.linear_encoder(encoder, point)
 
     def log_weights_of(chunk_key):
@@ -104,32 +104,34 @@ def _bounds(config, model, encoder, x, k: int) -> np.ndarray:
 
     return vae.importance_estimates(log_weights_of, key, k, chunk).iwae
 
-  def one_replicate(key):
+  def one_replicate(model, encoder, x, key):
     point_keys = jax.vmap(lambda n: jax.random.fold_in(key, n))(jnp.arange(config.num_data))
-    return jnp.mean(jax.vmap(one_point)(point_keys, x))
+    return jnp.mean(jax.vmap(one_point, in_axes=(None, None, 0, 0))(model, encoder, point_keys,
+                                                                   x))
 
-  keys = _replicate_keys(config, 1, k)
-  return np.asarray(jax.jit(
-      lambda keys: jax.lax.map(one_replicate, keys, batch_size=_batch_size(config, k))
-  )(keys))
+  @jax.jit
+  def replicates(model, encoder, x, keys):
+    return jax.lax.map(lambda key: one_replicate(model, encoder, x, key), keys,
+                       batch_size=_batch_size(config, k))
+
+  return np.asarray(replicates(model, encoder, x, _replicate_keys(config, 1, k)))
 
 
 def _gradients(config, model, encoder, x, k: int):
   """``[replicates, ...]`` gradients of ``L_k`` averaged over the data, as two pytrees."""
 
-  def mean_bound(params, key):
+  def mean_bound(params, x, key):
     noise = jax.random.normal(key, (config.num_data, k, config.dim))
     return jnp.mean(jax.vmap(vae.linear_gaussian_bound, in_axes=(None, None, 0, 0))(
         *params, x, noise
     ))
 
-  keys = _replicate_keys(config, 2, k)
-  gradient = jax.grad(mean_bound)
-  return jax.device_get(jax.jit(
-      lambda keys: jax.lax.map(
-          lambda key: gradient((model, encoder), key), keys, batch_size=_batch_size(config, k)
-      )
-  )(keys))
+  @jax.jit
+  def replicates(params, x, keys):
+    return jax.lax.map(lambda key: jax.grad(mean_bound)(params, x, key), keys,
+                       batch_size=_batch_size(config, k))
+
+  return jax.device_get(replicates((model, encoder), x, _replicate_keys(config, 2, k)))
 
 
 def _quadratic_problem(config, covariance: str, dim: int):
@@ -161,11 +163,12 @@ def _estimator_moments(config, covariance: str, dim: int) -> dict[tuple[str, str
       (config.estimators.num_samples, dim),
   )
 
-  def quadratic(z):
-    return 0.5 * (z - centre) @ hessian @ (z - centre)
-
+  # Arguments, not closed-over constants, which XLA would fold at compile time.
   @jax.jit
-  def moments():
+  def moments(q, hessian, centre, noise):
+    def quadratic(z):
+      return 0.5 * (z - centre) @ hessian @ (z - centre)
+
     per_sample = {
         "pathwise": estimators.pathwise_gradients(quadratic, vae.reparameterize, q, noise),
         "score_function": estimators.score_function_gradients(
@@ -187,7 +190,7 @@ def _estimator_moments(config, covariance: str, dim: int) -> dict[tuple[str, str
         )
     return out
 
-  return jax.device_get(moments())
+  return jax.device_get(moments(q, hessian, centre, noise))
 
 
 def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> None:
@@ -384,8 +387,9 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
       f"grad E_q[(z - c)^T A (z - c) / 2] in q's parameters, {config.estimators.num_samples}"
       " samples per dimension: the per-sample variance per parameter entry, the exponent of"
       " its power law in the dimension, and the mean of z^2, z = (estimate - exact) / standard"
-      " error, over every entry and dimension: 1 for an unbiased estimator, within the"
-      " sampling error of a mean of chi^2_1 variables (given after ±).",
+      " error, over every entry and dimension: 1 for an unbiased estimator. After ± the"
+      " spread of a mean of as many independent chi^2_1 variables; the entries of one"
+      " dimension share their noise, so the actual spread is wider.",
       "",
       "| covariance | parameter | estimator | " + " | ".join(f"d = {d}" for d in dims)
       + " | exponent | mean z^2 |",

@@ -285,9 +285,9 @@ def image_grid_figure(
   """
   def mosaic(images: np.ndarray) -> np.ndarray:
     rows = -(-len(images) // columns)
-    padded = np.ones((rows * columns, side, side))  # White where a row is not full.
+    padded = np.zeros((rows * columns, side, side))  # Blank where a row is not full.
     padded[: len(images)] = np.asarray(images).reshape(-1, side, side)
-    tiles = np.pad(padded, ((0, 0), (1, 1), (1, 1)), constant_values=1.0)
+    tiles = np.pad(padded, ((0, 0), (1, 1), (1, 1)), constant_values=0.3)  # Grey lines.
     tiles = tiles.reshape(rows, columns, side + 2, side + 2)
     return tiles.transpose(0, 2, 1, 3).reshape(rows * (side + 2), columns * (side + 2))
 
@@ -301,7 +301,7 @@ def image_grid_figure(
   axes = figure.subplots(count, 1, squeeze=False)[:, 0] if stacked else figure.subplots(
       1, count, squeeze=False)[0]
   for ax, (title, image) in zip(axes, mosaics.items()):
-    ax.imshow(1.0 - image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.imshow(1.0 - image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")  # Ink dark.
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
   return figure
