@@ -8,8 +8,6 @@ dimension and parameter); summary.md (the tables and fitted slopes); bounds.png,
 and estimator_variance.png.
 """
 
-import csv
-import io
 import math
 
 import jax
@@ -250,23 +248,15 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
 
 
-def _csv(header, rows) -> str:
-  buffer = io.StringIO()
-  writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(header)
-  writer.writerows(rows)
-  return buffer.getvalue()
-
-
 def _bounds_csv(ks, bounds, log_p_x) -> str:
-  return _csv(
+  return workdir_lib.csv_text(
       ["k", "replicate", "bound", "log_p_x"],
       ([k, r, f"{value:.9g}", f"{log_p_x:.9g}"] for k in ks for r, value in enumerate(bounds[k])),
   )
 
 
 def _snr_csv(ks, snr) -> str:
-  return _csv(
+  return workdir_lib.csv_text(
       ["part", "parameter", "entry", "k", "snr"],
       ([part, name, entry, k, f"{value:.9g}"]
        for (part, name, k), values in snr.items()
@@ -275,7 +265,7 @@ def _snr_csv(ks, snr) -> str:
 
 
 def _moments_csv(dims, moments) -> str:
-  return _csv(
+  return workdir_lib.csv_text(
       ["covariance", "dim", "estimator", "parameter", "variance_per_entry", "sum_z_squared",
        "entries"],
       ([covariance, dim, estimator, name, f"{variance:.9g}", f"{z2:.6g}", int(entries)]

@@ -7,8 +7,6 @@ error over seeds per k); curves.png; samples.png and reconstructions.png (seed
 first_seed of each k).
 """
 
-import csv
-import io
 import time
 
 import jax
@@ -106,16 +104,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
 
 
-def _csv(header, rows) -> str:
-  buffer = io.StringIO()
-  writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(header)
-  writer.writerows(rows)
-  return buffer.getvalue()
-
-
 def _results_csv(seeds, results) -> str:
-  return _csv(
+  return workdir_lib.csv_text(
       ["k", "seed", *vae_train.TestMetrics._fields],
       ([k, int(seed), *(f"{field[s]:.9g}" for field in metrics)]
        for k, metrics in results.items() for s, seed in enumerate(seeds)),
@@ -123,7 +113,7 @@ def _results_csv(seeds, results) -> str:
 
 
 def _curves_csv(seeds, steps, curves) -> str:
-  return _csv(
+  return workdir_lib.csv_text(
       ["k", "seed", "step", *vae_train.TrainMetrics._fields],
       ([k, int(seed), int(step), *(f"{field[s, e]:.9g}" for field in metrics)]
        for k, metrics in curves.items() for s, seed in enumerate(seeds)

@@ -1,10 +1,12 @@
 """The results directory: claimed before anything compiles, written file by file atomically."""
 
+import csv
+import io
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO
 
@@ -18,6 +20,7 @@ __all__ = [
     "WorkdirError",
     "claim",
     "claim_on_process_0",
+    "csv_text",
     "write_atomic",
     "write_figure",
     "write_text",
@@ -137,6 +140,15 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
 def write_figure(path: Path, figure: Figure) -> None:
   """Writes a matplotlib ``figure`` to ``path`` as a PNG, atomically."""
   write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=110))
+
+
+def csv_text(header: list[str], rows: Iterable[Iterable[object]]) -> str:
+  """A CSV file's text: the header, then the rows, with ``\\n`` line ends."""
+  buffer = io.StringIO()
+  writer = csv.writer(buffer, lineterminator="\n")
+  writer.writerow(header)
+  writer.writerows(rows)
+  return buffer.getvalue()
 
 
 def write_text(path: Path, text: str) -> None:

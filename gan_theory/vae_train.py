@@ -54,6 +54,8 @@ class Params(NamedTuple):
 
 @flax.struct.dataclass
 class TrainState:
+  """One run's parameters, Adam state and step count."""
+
   params: Params
   opt_state: optax.OptState
   step: jax.Array
@@ -217,7 +219,9 @@ def make_train(
         encoder=model.encoder.init(encoder_key, jnp.zeros((NUM_PIXELS,))),
         decoder=model.decoder.init(decoder_key, jnp.zeros((latent_dim,))),
     )
-    state = TrainState(params=params, opt_state=optimizer.init(params), step=jnp.zeros((), int))
+    state = TrainState(
+        params=params, opt_state=optimizer.init(params), step=jnp.zeros((), jnp.int32)
+    )
 
     def evaluate(state):
       # The same noise at every evaluation, so the curves move only with the parameters.

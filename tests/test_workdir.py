@@ -32,6 +32,13 @@ class ClaimTest(absltest.TestCase):
       workdir.claim(path, tiny_config(), OUTPUTS, overwrite=False)
 
 
+class CsvTextTest(absltest.TestCase):
+
+  def test_header_rows_and_quoting(self):
+    text = workdir.csv_text(["k", "name"], [[1, "a"], (5, "b,c")])
+    self.assertEqual(text, 'k,name\n1,a\n5,"b,c"\n')
+
+
 class WriteAtomicTest(absltest.TestCase):
 
   def test_failed_write_leaves_old_file_and_no_debris(self):
