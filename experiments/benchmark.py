@@ -1,7 +1,7 @@
 """Throughput of the compiled sweep for the default model, against this machine's peak.
 
   python -m experiments.benchmark [--runs=1,8,64] [--steps_per_call=100] \
-      [--cpu_devices=1,2,4,8 --device_runs=64]
+      [--cpu_devices=1,2,4,8 --device_runs=64] [--config.<field>=<value> ...]
 
 Prints, in one run on one machine: the f32 matmul peak (a large jitted matmul); XLA's
 FLOP count of one training step and one evaluation; for each number of runs, the
@@ -15,6 +15,9 @@ ends with an evaluation, as in a sweep.
 With ``--cpu_devices``, it then measures the same sweep of ``--device_runs`` runs on
 1, 2, 4, ... virtual CPU devices, each count in a subprocess of its own (the device
 count is fixed when JAX starts), against the first count.
+
+The model is the default GAN sweep's (``experiments/configs/ring.py``); ``--config`` and
+``--config.<field>`` choose another, as in the launcher (the tests run a shrunken one).
 """
 
 import json
@@ -24,14 +27,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 from absl import app, flags
 from jax.sharding import NamedSharding, PartitionSpec
+from ml_collections import config_flags
 
-from experiments.configs import ring
 from gan_theory import gan, sweep
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(Path(__file__).parent / "configs" / "ring.py"),
+    "The GAN sweep config whose model to measure.", lock_config=True,
+)
 
 _RUNS = flags.DEFINE_list("runs", ["1", "8", "64"], "Numbers of runs to sweep at once.")
 _STEPS_PER_CALL = flags.DEFINE_integer(
@@ -48,6 +57,9 @@ _CPU_DEVICES = flags.DEFINE_list(
 _DEVICE_RUNS = flags.DEFINE_integer("device_runs", 64, "Runs of the --cpu_devices sweeps.")
 _JSON = flags.DEFINE_bool(
     "json", False, "Only measure the --runs sweeps; print one JSON line each (for subprocesses)."
+)
+_PERIOD_FLOPS = flags.DEFINE_float(
+    "period_flops", 0.0, "With --json: FLOPs of one period, as measured by the parent process."
 )
 
 
@@ -119,7 +131,7 @@ def _machine() -> str:
 def main(argv: list[str]) -> None:
   del argv
   min_seconds = _MIN_SECONDS.value
-  config = ring.get_config()
+  config = _CONFIG.value
   config.eval_every = config.num_steps = _STEPS_PER_CALL.value
   trainer = gan.make_trainer(config)
   num_objectives = len(config.objectives)
@@ -128,18 +140,21 @@ def main(argv: list[str]) -> None:
     keys = jax.vmap(jax.random.key)(jnp.arange(num_runs, dtype=jnp.uint32))
     return jax.vmap(trainer.init)(keys, jnp.arange(num_runs, dtype=jnp.int32) % num_objectives)
 
+  if _JSON.value:  # A subprocess: the parent has counted the FLOPs.
+    for num_runs in map(int, _RUNS.value):
+      print(json.dumps(
+          _measure_sweep(trainer, states, num_runs, _PERIOD_FLOPS.value, min_seconds)
+      ))
+    return
   one = trainer.init(jax.random.key(0), 0)
   step_flops = _flops(trainer.train_step, one)
   period_flops = _STEPS_PER_CALL.value * step_flops + _flops(trainer.evaluate, one)
-  if _JSON.value:
-    for num_runs in map(int, _RUNS.value):
-      print(json.dumps(_measure_sweep(trainer, states, num_runs, period_flops, min_seconds)))
-    return
   peak = _matmul_peak(_MATMUL_SIZE.value, min_seconds)
 
   print(f"machine: {_machine()}")
-  print(f"model: default ring config, generator and discriminator {config.generator.hidden_sizes}"
-        f" {config.generator.activation} MLPs, batch {config.batch_size}")
+  print(f"model: {config.target} config, generator and discriminator"
+        f" {tuple(config.generator.hidden_sizes)} {config.generator.activation} MLPs,"
+        f" batch {config.batch_size}")
   print(f"f32 matmul peak ({_MATMUL_SIZE.value}^2): {peak / 1e9:.1f} GFLOP/s")
   print(f"XLA cost analysis: {step_flops / 1e6:.1f} MFLOP per training step,"
         f" {period_flops / 1e6:.1f} MFLOP per period of {_STEPS_PER_CALL.value} steps"
@@ -177,10 +192,10 @@ def main(argv: list[str]) -> None:
           f" {figures['memory_per_run'] / 2**20:.2f} | {one_vmap} |")
 
   if _CPU_DEVICES.value:
-    _device_scaling(peak)
+    _device_scaling(peak, period_flops)
 
 
-def _device_scaling(peak: float) -> None:
+def _device_scaling(peak: float, period_flops: float) -> None:
   """The sweep of ``--device_runs`` runs on each of ``--cpu_devices`` virtual CPU devices."""
   print()
   print(f"{_DEVICE_RUNS.value} runs on virtual CPU devices (each count in its own process;"
@@ -194,7 +209,8 @@ def _device_scaling(peak: float) -> None:
     process = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", f"--runs={_DEVICE_RUNS.value}",
          f"--steps_per_call={_STEPS_PER_CALL.value}", f"--min_seconds={_MIN_SECONDS.value}",
-         "--json"],
+         "--json", f"--period_flops={period_flops!r}",
+         *(arg for arg in sys.argv[1:] if arg.startswith("--config"))],
         env={**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": str(count)},
         capture_output=True, text=True, check=True,
     )

@@ -3,10 +3,11 @@
 pytest runs the absltest cases without absl's main, which would parse absl flags;
 absltest's tempdir helpers read flags, so mark them parsed with their defaults.
 
-One persistent compilation cache serves the whole session, this process and the
-launchers it starts (they inherit the environment): a program compiled once, such as
-the tiny sweep's, is loaded from the cache afterwards. The cached executables are the
-ones the compiler made, so the numbers are the same.
+One persistent compilation cache serves the whole session: this process, the pytest-xdist
+workers and the launchers they start (all inherit the environment), so a program
+compiled once, such as the tiny sweep's, is loaded from the cache afterwards, whichever
+worker needs it. The process that creates the cache removes it at exit. The cached
+executables are the ones the compiler made, so the numbers are the same.
 """
 
 import atexit
@@ -17,7 +18,8 @@ from absl import flags
 
 flags.FLAGS.mark_as_parsed()
 
-_CACHE = tempfile.TemporaryDirectory(prefix="gan_theory_test_cache_")
-atexit.register(_CACHE.cleanup)
-os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE.name
-os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:  # Else a parent process made it.
+  _CACHE = tempfile.TemporaryDirectory(prefix="gan_theory_test_cache_")
+  atexit.register(_CACHE.cleanup)
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE.name
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
