@@ -103,7 +103,7 @@ class SweepCheckpointsTest(absltest.TestCase):
 class KillAndResumeTest(absltest.TestCase):
   """The launcher killed at a checkpoint, then the same command run again."""
 
-  ARGS = (*TINY, "--config.num_steps=200", "--config.checkpoint_every=10")
+  ARGS = (*TINY, "--config.num_steps=100", "--config.checkpoint_every=20")
 
   def run_to_end(self, workdir: Path) -> str:
     process = launch(f"--workdir={workdir}", *self.ARGS)
@@ -132,18 +132,18 @@ class KillAndResumeTest(absltest.TestCase):
 
     log = self.run_to_end(workdir)
     resumed = int(log.split("resuming from the checkpoint at step ")[1].split()[0])
-    self.assertBetween(resumed, 10, 190)
+    self.assertBetween(resumed, 20, 80)
     self.assertEqual((workdir / "results.csv").read_text(), expected)
     with open(workdir / "results.csv") as f:
       rows = [(r["objective"], r["seed"], r["step"]) for r in csv.DictReader(f)]
-    self.assertLen(rows, 3 * 2 * 21)  # objectives x seeds x evaluations, each once.
+    self.assertLen(rows, 3 * 2 * 11)  # objectives x seeds x evaluations, each once.
     self.assertLen(set(rows), len(rows))
 
     # The final checkpoint damaged: the one before it is used, and gives the same results.
-    damage(checkpoints / "200")
+    damage(checkpoints / "100")
     log = self.run_to_end(workdir)
-    self.assertIn("checkpoint at step 200", log)
-    self.assertIn("resuming from the checkpoint at step 190", log)
+    self.assertIn("checkpoint at step 100", log)
+    self.assertIn("resuming from the checkpoint at step 80", log)
     self.assertEqual((workdir / "results.csv").read_text(), expected)
 
 
