@@ -18,7 +18,7 @@ sweep: setup
 	$(PY) -m experiments.main --config=experiments/configs/ring.py --workdir=results/ring
 
 test: setup
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 --dist worksteal tests
 
 benchmark: setup
 	$(PY) -m experiments.benchmark --runs=1,8,64,512 --cpu_devices=1,2,4,8
