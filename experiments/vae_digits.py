@@ -25,16 +25,12 @@ OUTPUTS = (
 )
 
 
-def validate(config: ml_collections.ConfigDict) -> None:
-  """Checks every field the experiment reads; see :func:`gan_theory.vae_train.validate`."""
-  vae_train.validate(config, binarized_digits())
-
-
 def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> None:
   """Trains and tests a run per (k, seed) of ``config`` and writes the results to ``workdir``.
 
   Raises:
-    ConfigError: if the config is not valid; nothing compiles, nothing is written.
+    ConfigError: if the config is not valid (:func:`gan_theory.vae_train.validate`);
+      nothing compiles, nothing is written.
     WorkdirError: if the workdir cannot take the results; nothing compiles.
   """
   data = binarized_digits()
@@ -83,12 +79,12 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
           config.num_seeds,
       ),
   )
-  labels = [f"k = {k}" for k in pictures]
+  # The first seed's pictures for each k.
   workdir_lib.write_figure(
       path / "samples.png",
       plots.image_grid_figure(
-          {label: p.samples[0] for label, p in zip(labels, pictures.values())}, SIDE,
-          columns=8, stacked=False,
+          {f"k = {k}": p.samples[0] for k, p in pictures.items()}, SIDE, columns=8,
+          stacked=False,
       ),
   )
   num_shown = min(config.num_pictures, 16)
@@ -96,8 +92,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       path / "reconstructions.png",
       plots.image_grid_figure(
           {"test images": data.test[:num_shown]}
-          | {label: p.reconstructions[0, :num_shown] for label, p in zip(labels,
-                                                                          pictures.values())},
+          | {f"k = {k}": p.reconstructions[0, :num_shown] for k, p in pictures.items()},
           SIDE, columns=num_shown, stacked=True,
       ),
   )
