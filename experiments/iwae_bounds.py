@@ -18,7 +18,12 @@ from absl import logging
 
 from experiments import plots, workdir as workdir_lib
 from gan_theory import estimators, vae
-from gan_theory.metrics import mean_and_stderr, power_law_exponent, signal_to_noise
+from gan_theory.metrics import (
+    mean_and_stderr,
+    power_law_exponent,
+    signal_to_noise,
+    signal_to_noise_floor,
+)
 from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
 
 OUTPUTS = (
@@ -233,9 +238,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments),
   )
   workdir_lib.write_figure(path / "bounds.png", plots.bounds_figure(ks, summaries, log_p_x))
-  workdir_lib.write_figure(
-      path / "snr.png", plots.snr_figure(ks, mean_snr, snr_floor(config.num_replicates))
-  )
+  floor = signal_to_noise_floor(config.num_replicates)
+  workdir_lib.write_figure(path / "snr.png", plots.snr_figure(ks, mean_snr, floor))
   variance_curves = {
       (covariance, estimator, name): np.array(
           [moments[covariance, dim][estimator, name][0] for dim in dims]
@@ -274,15 +278,6 @@ def _moments_csv(dims, moments) -> str:
   )
 
 
-def snr_floor(num_replicates: int) -> float:
-  """The expected measured |mean| / std of a gradient entry whose true mean is 0.
-
-  The sample mean of ``M`` replicates is then ``N(0, std^2 / M)``, so ``|mean| / std``
-  averages ``sqrt(2 / (pi M))``: below a few times this, a measured SNR is noise.
-  """
-  return math.sqrt(2 / (math.pi * num_replicates))
-
-
 def _fit(ks, values, keep) -> tuple[float, str]:
   """The power-law exponent of ``values`` over the ``k`` kept, and their range, as text."""
   ks, keep = np.asarray(ks), np.asarray(keep)
@@ -314,7 +309,7 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
   gap_slope, gap_range = _fit(
       ks, gaps, large & (gaps > 3 * np.array([float(summaries[k][1]) for k in ks]))
   )
-  floor = snr_floor(config.num_replicates)
+  floor = signal_to_noise_floor(config.num_replicates)
   snr_rows = []
   for (part, name), values in mean_snr.items():
     above = values > 3 * floor

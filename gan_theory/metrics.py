@@ -14,6 +14,7 @@ __all__ = [
     "mode_statistics",
     "power_law_exponent",
     "signal_to_noise",
+    "signal_to_noise_floor",
 ]
 
 
@@ -95,6 +96,16 @@ def signal_to_noise(values: jax.Array, axis: int = 0) -> jax.Array:
   standard deviation uses ``n - 1`` degrees of freedom.
   """
   return jnp.abs(jnp.mean(values, axis=axis)) / jnp.std(values, axis=axis, ddof=1)
+
+
+def signal_to_noise_floor(num_replicates: int) -> float:
+  """What :func:`signal_to_noise` measures, on average, for values whose true mean is 0.
+
+  The mean of ``M`` replicates is then ``N(0, std^2 / M)``, so ``|mean| / std`` averages
+  ``sqrt(2 / (pi M))`` (to a relative ``O(1 / M)``, from the noise of the estimated std): a
+  measured ratio below a few times this is noise.
+  """
+  return math.sqrt(2 / (math.pi * num_replicates))
 
 
 def gradient_shares(

@@ -188,6 +188,14 @@ class SignalToNoiseTest(absltest.TestCase):
     np.testing.assert_allclose(metrics.signal_to_noise(jnp.asarray(values)), expected,
                                rtol=1e-5)
 
+  def test_floor_is_what_zero_mean_values_measure(self):
+    # 4,000 sets of M = 200 standard normal values: the mean of their measured ratios,
+    # against the floor, within 4 standard errors of that mean (the O(1/M) term is 0.3 of one).
+    values = jax.random.normal(jax.random.key(0), (200, 4000))
+    ratios = metrics.signal_to_noise(values)
+    mean, stderr = metrics.mean_and_stderr(ratios)
+    self.assertLess(abs(float(mean) - metrics.signal_to_noise_floor(200)), 4 * float(stderr))
+
   def test_sign_does_not_matter(self):
     values = jnp.array([[-1.0, 2.0], [-3.0, 2.5], [-2.0, 1.5]])
     chex.assert_trees_all_close(metrics.signal_to_noise(values),
