@@ -1,4 +1,5 @@
-"""Tests for gan_theory.two_sample: the Gaussian kernel and the unbiased MMD^2."""
+"""Tests for gan_theory.two_sample: the Gaussian kernel, the unbiased MMD^2, the median
+heuristic and the MMD permutation test."""
 
 import math
 
@@ -149,6 +150,72 @@ class MMDTest(chex.TestCase, parameterized.TestCase):
     )
     looped = jnp.stack([single(X, Y, b) for b in bandwidths])
     chex.assert_trees_all_close(sweep, looped, rtol=1e-5, atol=1e-6)
+
+
+class MedianHeuristicTest(absltest.TestCase):
+
+  def test_against_numpy(self):
+    pooled = np.concatenate([np.asarray(X, np.float64), np.asarray(Y, np.float64)])
+    distances = np.sqrt(np.sum((pooled[:, None] - pooled[None]) ** 2, axis=-1))
+    expected = np.median(distances[~np.eye(len(pooled), dtype=bool)])
+    np.testing.assert_allclose(two_sample.median_heuristic(X, Y), expected, rtol=1e-5)
+
+
+# The permutation tests' design: 60 points a side in 2 dimensions, 200 permutations.
+TEST_N, NUM_PERMUTATIONS = 60, 200
+
+
+@jax.jit
+def _permutation_tests(shift, keys):
+  """A permutation test per key: x ~ N(0, I), y ~ N(shift e_1, I), median bandwidth."""
+
+  def one(key):
+    data_key, test_key = jax.random.split(key)
+    xy = jax.random.normal(data_key, (2 * TEST_N, 2))
+    x, y = xy[:TEST_N], xy[TEST_N:].at[:, 0].add(shift)
+    return two_sample.mmd_permutation_test(test_key, x, y, num_permutations=NUM_PERMUTATIONS)
+
+  return jax.vmap(one)(keys)
+
+
+class PermutationTestTest(absltest.TestCase):
+
+  def test_every_statistic_is_the_mmd_of_its_relabelling(self):
+    key = jax.random.key(3)
+    result = jax.jit(
+        lambda k: two_sample.mmd_permutation_test(k, X, Y, 0.9, num_permutations=5)
+    )(key)
+    np.testing.assert_allclose(result.statistic, _reference_mmd2(X, Y, 0.9), rtol=1e-4,
+                               atol=2e-5)
+    # The relabellings, drawn as the test draws them.
+    pooled = np.concatenate([np.asarray(X), np.asarray(Y)])
+    orders = jax.vmap(lambda k: jax.random.permutation(k, len(pooled)))(
+        jax.random.split(key, 5)
+    )
+    for permuted, order in zip(result.permuted, np.asarray(orders)):
+      first = np.zeros(len(pooled), bool)
+      first[order[: len(X)]] = True
+      expected = _reference_mmd2(pooled[first], pooled[~first], 0.9)
+      np.testing.assert_allclose(permuted, expected, rtol=1e-4, atol=2e-5)
+    self.assertAlmostEqual(float(result.bandwidth), 0.9, places=6)
+
+  def test_p_values_under_the_null_are_uniform(self):
+    # 400 tests at a fixed seed under the null: p-values are uniform on the grid
+    # {1/201, ..., 1}, with mean 1/2 and, at alpha = 0.05, a type-I error of 10/201.
+    result = _permutation_tests(0.0, jax.random.split(jax.random.key(11), 400))
+    p_values = np.asarray(result.p_value, np.float64)
+    mean_se = math.sqrt(1 / 12 / len(p_values))
+    self.assertLess(abs(p_values.mean() - 0.5), 4 * mean_se)
+    size = 10 / (NUM_PERMUTATIONS + 1)
+    rejections = np.sum(p_values <= 0.05)
+    binomial_sd = math.sqrt(len(p_values) * size * (1 - size))
+    self.assertLess(abs(rejections - len(p_values) * size), 4 * binomial_sd)
+
+  def test_a_clear_shift_is_rejected(self):
+    result = _permutation_tests(1.5, jax.random.split(jax.random.key(12), 4))
+    # No relabelling reaches the observed statistic: the smallest possible p-value.
+    np.testing.assert_allclose(result.p_value, 1 / (NUM_PERMUTATIONS + 1))
+    chex.assert_shape(result.permuted, (4, NUM_PERMUTATIONS))
 
 
 if __name__ == "__main__":
