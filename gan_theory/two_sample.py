@@ -59,6 +59,30 @@ def mmd2_unbiased(x: jax.Array, y: jax.Array, bandwidth: float | jax.Array) -> j
   return within_x + within_y - 2.0 * jnp.mean(k_xy)
 
 
+def _kth_smallest(values: jax.Array, k: jax.Array) -> jax.Array:
+  """The ``k``-th smallest (from 0) of the non-negative ``values`` along the last axis.
+
+  Selection by bisection on the bit pattern, which orders non-negative floats and unsigned
+  integers as their values: one counting pass per bit where a sort would take seconds
+  (XLA's CPU sort is slow). ``k`` broadcasts against the leading axes.
+  """
+  unsigned = jnp.dtype(f"uint{8 * values.dtype.itemsize}")
+  bits = jax.lax.bitcast_convert_type(values, unsigned)
+  one = jnp.array(1, unsigned)
+
+  # The largest t with #{bits < t} <= k is the k-th smallest; set its bits from the top.
+  def set_bit_if_allowed(position, kth):
+    candidate = kth | (one << (8 * values.dtype.itemsize - 1 - position).astype(unsigned))
+    below = jnp.sum(bits < candidate[..., None], axis=-1)
+    return jnp.where(below <= k, candidate, kth)
+
+  kth = jax.lax.fori_loop(
+      0, 8 * values.dtype.itemsize, set_bit_if_allowed,
+      jnp.zeros(jnp.broadcast_shapes(bits.shape[:-1], jnp.shape(k)), unsigned),
+  )
+  return jax.lax.bitcast_convert_type(kth, values.dtype)
+
+
 def median_heuristic(x: jax.Array, y: jax.Array) -> jax.Array:
   """The median distance between two distinct points of the pooled sample (Gretton et al.).
 
@@ -72,9 +96,26 @@ def median_heuristic(x: jax.Array, y: jax.Array) -> jax.Array:
     The scalar median over the ``(n + m)(n + m - 1)`` ordered pairs of distinct points.
   """
   pooled = jnp.concatenate([x, y])
-  off_diagonal = ~jnp.eye(pooled.shape[0], dtype=bool)
-  squared = jnp.where(off_diagonal, _squared_distances(pooled, pooled), jnp.nan)
-  return jnp.sqrt(jnp.nanmedian(squared))
+  # Each unordered pair once: the ordered pairs' median is theirs.
+  below_diagonal = jnp.tril_indices(pooled.shape[0], -1)
+  squared = _squared_distances(pooled, pooled)[below_diagonal]
+  # The mean of the two middle order statistics (one and the same when the count is odd).
+  middle = jnp.array([(squared.size - 1) // 2, squared.size // 2])
+  return jnp.mean(jnp.sqrt(_kth_smallest(squared, middle)))
+
+
+def _random_subsets(key: jax.Array, size: int, total: int, num_subsets: int) -> jax.Array:
+  """``[num_subsets, total]`` indicators of uniformly random ``size``-subsets of ``total``.
+
+  Each row marks the ``size`` smallest of ``total`` random 32-bit integers, found by
+  :func:`_kth_smallest` rather than by a sort; ties at the threshold go to the lower index.
+  """
+  bits = jax.random.bits(key, (num_subsets, total), jnp.uint32)
+  threshold = _kth_smallest(bits, jnp.array(size - 1))[:, None]
+  below = bits < threshold
+  at = bits == threshold
+  room = size - jnp.sum(below, axis=1, keepdims=True)
+  return below | (at & (jnp.cumsum(at, axis=1) <= room))
 
 
 class PermutationTest(NamedTuple):
@@ -124,13 +165,10 @@ def mmd_permutation_test(
   bandwidth = median_heuristic(x, y) if bandwidth is None else jnp.asarray(bandwidth)
   kernel = gaussian_kernel(pooled, pooled, bandwidth)
   # Column 0 labels the samples as given; the others are random relabellings.
-  orders = jax.vmap(lambda k: jax.random.permutation(k, n + m))(
-      jax.random.split(key, num_permutations)
-  )
-  orders = jnp.concatenate([jnp.arange(n + m)[None], orders])
-  first = jnp.zeros((num_permutations + 1, n + m)).at[
-      jnp.arange(num_permutations + 1)[:, None], orders[:, :n]
-  ].set(1.0).T
+  given = jnp.arange(n + m) < n
+  first = jnp.concatenate(
+      [given[None], _random_subsets(key, n, n + m, num_permutations)]
+  ).T.astype(kernel.dtype)
   kernel_first = jnp.matmul(kernel, first, precision=jax.lax.Precision.HIGHEST)
   within_first = jnp.sum(first * kernel_first, axis=0)  # s^T K s
   first_to_all = first.T @ jnp.sum(kernel, axis=1)  # s^T K 1

@@ -152,6 +152,39 @@ class MMDTest(chex.TestCase, parameterized.TestCase):
     chex.assert_trees_all_close(sweep, looped, rtol=1e-5, atol=1e-6)
 
 
+class SelectionTest(parameterized.TestCase):
+
+  @parameterized.parameters(np.float32, np.uint32)
+  def test_kth_smallest_matches_sorting(self, dtype):
+    rng = np.random.default_rng(1)
+    # Rows with ties, zeros and the dtype's largest finite values.
+    values = rng.integers(0, 50, size=(6, 101)).astype(dtype)
+    values[0, :10] = np.finfo(dtype).max if dtype == np.float32 else np.iinfo(dtype).max
+    values[1] = 0
+    if dtype == np.float32:
+      values[2] = rng.exponential(size=101) * 1e-30
+    ks = np.array([0, 50, 100, 7, 3, 99])
+    selected = two_sample._kth_smallest(jnp.asarray(values), jnp.asarray(ks))
+    np.testing.assert_array_equal(selected, np.sort(values, axis=1)[np.arange(6), ks])
+
+  def test_random_subsets_have_the_size_and_uniform_inclusion(self):
+    num_subsets, size, total = 4000, 3, 10
+    subsets = np.asarray(
+        two_sample._random_subsets(jax.random.key(5), size, total, num_subsets)
+    )
+    np.testing.assert_array_equal(subsets.sum(axis=1), size)
+    # Each index is in a subset with probability size / total.
+    p = size / total
+    se = math.sqrt(p * (1 - p) / num_subsets)
+    np.testing.assert_array_less(np.abs(subsets.mean(axis=0) - p), 4 * se)
+    # Every one of the C(10, 3) = 120 subsets turns up, about equally often.
+    counts = np.unique(subsets, axis=0, return_counts=True)[1]
+    self.assertLen(counts, 120)
+    chi2 = np.sum((counts - num_subsets / 120) ** 2 / (num_subsets / 120))
+    # chi^2 with 119 degrees of freedom: mean 119, sd sqrt(238) = 15.4.
+    self.assertLess(abs(chi2 - 119), 4 * math.sqrt(238))
+
+
 class MedianHeuristicTest(absltest.TestCase):
 
   def test_against_numpy(self):
@@ -159,6 +192,14 @@ class MedianHeuristicTest(absltest.TestCase):
     distances = np.sqrt(np.sum((pooled[:, None] - pooled[None]) ** 2, axis=-1))
     expected = np.median(distances[~np.eye(len(pooled), dtype=bool)])
     np.testing.assert_allclose(two_sample.median_heuristic(X, Y), expected, rtol=1e-5)
+    # 2,415 pairs above; an even number (10) and an odd one (15).
+    for size in (5, 6):
+      small = pooled[:size]
+      distances = np.sqrt(np.sum((small[:, None] - small[None]) ** 2, axis=-1))
+      expected = np.median(distances[np.tril_indices(size, -1)])
+      heuristic = two_sample.median_heuristic(jnp.asarray(small[:3], jnp.float32),
+                                              jnp.asarray(small[3:], jnp.float32))
+      np.testing.assert_allclose(heuristic, expected, rtol=1e-5)
 
 
 # The permutation tests' design: 60 points a side in 2 dimensions, 200 permutations.
@@ -189,12 +230,8 @@ class PermutationTestTest(absltest.TestCase):
                                atol=2e-5)
     # The relabellings, drawn as the test draws them.
     pooled = np.concatenate([np.asarray(X), np.asarray(Y)])
-    orders = jax.vmap(lambda k: jax.random.permutation(k, len(pooled)))(
-        jax.random.split(key, 5)
-    )
-    for permuted, order in zip(result.permuted, np.asarray(orders)):
-      first = np.zeros(len(pooled), bool)
-      first[order[: len(X)]] = True
+    subsets = np.asarray(two_sample._random_subsets(key, len(X), len(pooled), 5))
+    for permuted, first in zip(result.permuted, subsets):
       expected = _reference_mmd2(pooled[first], pooled[~first], 0.9)
       np.testing.assert_allclose(permuted, expected, rtol=1e-4, atol=2e-5)
     self.assertAlmostEqual(float(result.bandwidth), 0.9, places=6)
