@@ -1,16 +1,29 @@
-"""Two-sample statistics: likelihood-free comparisons of two sets of samples."""
+"""Two-sample statistics: likelihood-free comparisons of two sets of samples.
 
+The MMD and its permutation test, the classifier two-sample test (the discriminator as a
+learned statistic), and precision, recall, density and coverage of samples.
+"""
+
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
+
+from gan_theory import networks, objectives
 
 __all__ = [
+    "ClassifierTest",
     "PermutationTest",
+    "SampleQuality",
+    "binomial_p_value",
+    "classifier_two_sample_test",
     "gaussian_kernel",
     "median_heuristic",
     "mmd2_unbiased",
     "mmd_permutation_test",
+    "sample_quality",
 ]
 
 
@@ -184,3 +197,154 @@ def mmd_permutation_test(
   statistic, permuted = statistics[0], statistics[1:]
   p_value = (1.0 + jnp.sum(permuted >= statistic)) / (1.0 + num_permutations)
   return PermutationTest(statistic, p_value, permuted, bandwidth)
+
+
+def binomial_p_value(successes: jax.Array, trials: int) -> jax.Array:
+  """``P(S >= successes)`` for ``S ~ Binomial(trials, 1/2)``: the one-sided tail.
+
+  Through the regularized incomplete beta function, ``P(S >= c) = I_{1/2}(c, trials - c +
+  1)`` for ``c >= 1``, and 1 for ``c = 0``.
+  """
+  successes = jnp.asarray(successes, jnp.float32)
+  tail = jax.scipy.special.betainc(jnp.maximum(successes, 1.0), trials - successes + 1.0, 0.5)
+  return jnp.where(successes > 0, tail, 1.0)
+
+
+class ClassifierTest(NamedTuple):
+  """The outcome of a classifier two-sample test.
+
+  Attributes:
+    accuracy: the held-out accuracy of the classifier that tells the two samples apart.
+    p_value: ``P(S >= correct)`` for ``S ~ Binomial(num_test, 1/2)``, the held-out count's
+      law when the two distributions are equal and the classifier can only guess.
+  """
+
+  accuracy: jax.Array
+  p_value: jax.Array
+
+
+def classifier_two_sample_test(
+    key: jax.Array,
+    x: jax.Array,
+    y: jax.Array,
+    hidden_sizes: Sequence[int] = (64, 64),
+    num_steps: int = 500,
+    learning_rate: float = 1e-3,
+) -> ClassifierTest:
+  """The classifier two-sample test (Lopez-Paz and Oquab 2017), the discriminator as statistic.
+
+  Each sample is shuffled and halved. A :class:`gan_theory.networks.Discriminator` learns
+  to tell the first halves apart (full-batch Adam on the GAN's discriminator loss, inputs
+  standardized by the training halves' statistics), and its accuracy on the second halves
+  is the statistic. The classifier never sees the held-out points, so under the null each
+  held-out prediction is right with chance 1/2: the count of correct ones is (at most as
+  spread as) Binomial(num_test, 1/2), whose tail is the p-value.
+
+  Args:
+    key: a typed key for the shuffles and the classifier's initialization.
+    x: ``[n, d]`` samples of the first distribution, labelled 1 (real).
+    y: ``[n, d]`` samples of the second distribution, of the same size, labelled 0.
+    hidden_sizes: the classifier's hidden layers (ReLU).
+    num_steps: Adam steps on the training halves.
+    learning_rate: Adam's.
+
+  Returns:
+    The :class:`ClassifierTest`.
+
+  Raises:
+    ValueError: if the two samples differ in size or have fewer than 2 points.
+  """
+  if x.shape[0] != y.shape[0] or x.shape[0] < 2:
+    raise ValueError(
+        f"classifier_two_sample_test needs two samples of one size >= 2, got {x.shape[0]}"
+        f" and {y.shape[0]} points"
+    )
+  x_key, y_key, init_key = jax.random.split(key, 3)
+  x = jax.random.permutation(x_key, x)
+  y = jax.random.permutation(y_key, y)
+  num_train = x.shape[0] // 2
+  pooled_train = jnp.concatenate([x[:num_train], y[:num_train]])
+  mean = jnp.mean(pooled_train, axis=0)
+  # A floor for features constant in the training halves (a pixel always off).
+  scale = jnp.maximum(jnp.std(pooled_train, axis=0), 1e-3)
+  standardize = lambda v: (v - mean) / scale
+  train_x, train_y = standardize(x[:num_train]), standardize(y[:num_train])
+  test_x, test_y = standardize(x[num_train:]), standardize(y[num_train:])
+
+  classifier = networks.Discriminator(tuple(hidden_sizes))
+  optimizer = optax.adam(learning_rate)
+
+  def loss(params):
+    return objectives.discriminator_loss(
+        classifier.apply(params, train_x), classifier.apply(params, train_y)
+    )
+
+  def step(carry, _):
+    params, opt_state = carry
+    updates, opt_state = optimizer.update(jax.grad(loss)(params), opt_state)
+    return (optax.apply_updates(params, updates), opt_state), None
+
+  params = classifier.init(init_key, train_x)
+  (params, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), length=num_steps)
+  correct = jnp.sum(classifier.apply(params, test_x) > 0) + jnp.sum(
+      classifier.apply(params, test_y) <= 0
+  )
+  num_test = test_x.shape[0] + test_y.shape[0]
+  return ClassifierTest(correct / num_test, binomial_p_value(correct, num_test))
+
+
+class SampleQuality(NamedTuple):
+  """Fidelity and diversity of samples against data, from k-nearest-neighbour balls.
+
+  Each data point ``r_i`` gets the ball ``B(r_i, NND_k(r_i))`` reaching its k-th nearest
+  other data point, and each sample ``g_j`` one reaching its k-th nearest other sample.
+
+  Attributes:
+    precision: the fraction of samples inside some data ball (Kynkaanniemi et al. 2019):
+      how many samples look like data.
+    recall: the fraction of data points inside some sample ball: how much of the data
+      the samples cover.
+    density: the mean number of data balls holding a sample, over samples, divided by k
+      (Naeem et al. 2020): precision that counts how deep inside the data a sample is;
+      about 1 when the two are the same distribution, and can exceed 1.
+    coverage: the fraction of data balls holding at least one sample (Naeem et al.
+      2020): recall from the data's balls alone, robust to outlying samples.
+  """
+
+  precision: jax.Array
+  recall: jax.Array
+  density: jax.Array
+  coverage: jax.Array
+
+
+def _neighbour_radii(points: jax.Array, num_neighbours: int) -> jax.Array:
+  """The distance from each point of ``[n, d]`` to its k-th nearest other point."""
+  squared = _squared_distances(points, points)
+  squared = jnp.where(jnp.eye(points.shape[0], dtype=bool), jnp.inf, squared)
+  return jnp.sqrt(_kth_smallest(squared, jnp.array(num_neighbours - 1)))
+
+
+def sample_quality(data: jax.Array, samples: jax.Array, num_neighbours: int = 3) -> SampleQuality:
+  """Precision, recall, density and coverage of ``samples`` against ``data``.
+
+  Args:
+    data: ``[n, d]`` data points, ``n > num_neighbours``.
+    samples: ``[m, d]`` model samples, ``m > num_neighbours``.
+    num_neighbours: the k of the k-nearest-neighbour balls (3 in Kynkaanniemi et al.,
+      5 in Naeem et al.).
+
+  Returns:
+    The :class:`SampleQuality`.
+  """
+  data_radii = _neighbour_radii(data, num_neighbours)
+  sample_radii = _neighbour_radii(samples, num_neighbours)
+  # Compared squared, against squared radii: no square roots of an [m, n] matrix.
+  sample_to_data = _squared_distances(samples, data)
+  in_data_ball = sample_to_data <= data_radii[None, :] ** 2
+  in_sample_ball = sample_to_data <= sample_radii[:, None] ** 2
+  return SampleQuality(
+      precision=jnp.mean(jnp.any(in_data_ball, axis=1)),
+      recall=jnp.mean(jnp.any(in_sample_ball, axis=0)),
+      density=jnp.mean(jnp.sum(in_data_ball, axis=1)) / num_neighbours,
+      coverage=jnp.mean(jnp.any(in_data_ball, axis=0)),
+  )

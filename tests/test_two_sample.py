@@ -1,5 +1,5 @@
 """Tests for gan_theory.two_sample: the Gaussian kernel, the unbiased MMD^2, the median
-heuristic and the MMD permutation test."""
+heuristic, the MMD permutation test, the classifier two-sample test and sample quality."""
 
 import math
 
@@ -253,6 +253,92 @@ class PermutationTestTest(absltest.TestCase):
     # No relabelling reaches the observed statistic: the smallest possible p-value.
     np.testing.assert_allclose(result.p_value, 1 / (NUM_PERMUTATIONS + 1))
     chex.assert_shape(result.permuted, (4, NUM_PERMUTATIONS))
+
+
+
+class BinomialPValueTest(parameterized.TestCase):
+
+  @parameterized.parameters((40, 0), (40, 1), (40, 20), (40, 26), (40, 40), (500, 280))
+  def test_against_the_exact_tail(self, trials, successes):
+    exact = sum(math.comb(trials, i) for i in range(successes, trials + 1)) / 2**trials
+    np.testing.assert_allclose(two_sample.binomial_p_value(successes, trials), exact, rtol=1e-4)
+
+
+# The classifier tests' design: 40 points a side (20 held out), a small, short-trained net.
+C2ST_N = 40
+
+
+@jax.jit
+def _classifier_tests(shift, keys):
+  """A classifier test per key: x ~ N(0, I_2), y ~ N(shift e_1, I_2)."""
+
+  def one(key):
+    data_key, test_key = jax.random.split(key)
+    xy = jax.random.normal(data_key, (2 * C2ST_N, 2))
+    x, y = xy[:C2ST_N], xy[C2ST_N:].at[:, 0].add(shift)
+    return two_sample.classifier_two_sample_test(test_key, x, y, (16,), num_steps=100,
+                                                 learning_rate=1e-2)
+
+  return jax.vmap(one)(keys)
+
+
+class ClassifierTestTest(absltest.TestCase):
+
+  def test_null(self):
+    # Under the null each held-out prediction is right with chance 1/2, whatever the
+    # classifier learnt: the mean accuracy is 1/2 and the test is at most its nominal size.
+    result = _classifier_tests(0.0, jax.random.split(jax.random.key(21), 300))
+    accuracy = np.asarray(result.accuracy, np.float64)
+    # Each accuracy over 40 held-out points has variance at most 1/(4 * 40).
+    self.assertLess(abs(accuracy.mean() - 0.5), 4 * math.sqrt(1 / (4 * C2ST_N) / len(accuracy)))
+    # At alpha = 0.05 the binomial tail's size is P(S >= 26) = 0.040 for 40 trials.
+    size = sum(math.comb(C2ST_N, i) for i in range(26, C2ST_N + 1)) / 2**C2ST_N
+    rejections = np.sum(np.asarray(result.p_value) <= 0.05)
+    self.assertLess(rejections, len(accuracy) * size + 4 * math.sqrt(len(accuracy) * size))
+    # Rejecting means at least 26 of 40 right, and that p-value is the tail.
+    p_values = np.asarray(result.p_value)
+    np.testing.assert_array_equal(p_values <= 0.05, np.round(accuracy * C2ST_N) >= 26)
+
+  def test_a_clear_shift_is_found(self):
+    result = _classifier_tests(4.0, jax.random.split(jax.random.key(22), 4))
+    np.testing.assert_array_less(0.9, result.accuracy)
+    np.testing.assert_array_less(result.p_value, 1e-5)
+
+  def test_unequal_sizes_are_refused(self):
+    with self.assertRaisesRegex(ValueError, "of one size"):
+      two_sample.classifier_two_sample_test(jax.random.key(0), X, Y)
+
+
+def _reference_quality(data, samples, k):
+  """Precision, recall, density and coverage by direct loops in float64."""
+  data, samples = np.asarray(data, np.float64), np.asarray(samples, np.float64)
+
+  def radii(points):
+    distances = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    return np.array([np.sort(np.delete(row, i))[k - 1] for i, row in enumerate(distances)])
+
+  data_radii, sample_radii = radii(data), radii(samples)
+  within = lambda a, b, r: np.linalg.norm(a - b) <= r
+  in_data = np.array([[within(g, r, rr) for r, rr in zip(data, data_radii)] for g in samples])
+  in_samples = np.array(
+      [[within(r, g, gr) for g, gr in zip(samples, sample_radii)] for r in data]
+  )
+  return (in_data.any(1).mean(), in_samples.any(1).mean(), in_data.sum(1).mean() / k,
+          in_data.any(0).mean())
+
+
+class SampleQualityTest(parameterized.TestCase):
+
+  @parameterized.parameters(1, 3, 5)
+  def test_matches_direct_loops(self, k):
+    quality = two_sample.sample_quality(X, Y, k)
+    np.testing.assert_allclose(quality, _reference_quality(X, Y, k), rtol=1e-6)
+
+  def test_data_against_itself(self):
+    # Every point is in its own ball (at distance 0).
+    quality = two_sample.sample_quality(X, X)
+    np.testing.assert_array_equal((quality.precision, quality.recall, quality.coverage), 1.0)
+    self.assertGreaterEqual(quality.density, 1 / 3)
 
 
 if __name__ == "__main__":
