@@ -1,4 +1,5 @@
-"""Toy targets: equal-weight isotropic Gaussian mixtures with an exact log-density."""
+"""Toy targets and models with an exact log-density: equal-weight isotropic Gaussian
+mixtures (a kernel density estimate is one, centred on its data) and blends of two."""
 
 import math
 
@@ -7,7 +8,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["TARGETS", "GaussianMixture", "grid", "make_target", "ring"]
+__all__ = [
+    "TARGETS",
+    "Blend",
+    "GaussianMixture",
+    "grid",
+    "make_target",
+    "moment_matched_gaussian",
+    "random_mixture",
+    "ring",
+]
 
 
 @flax.struct.dataclass
@@ -44,6 +54,64 @@ class GaussianMixture:
         2 * math.pi * self.std**2
     )
     return jax.nn.logsumexp(log_normal, axis=-1) - math.log(self.num_modes)
+
+
+@flax.struct.dataclass
+class Blend:
+  """``p(x) = first_weight p_first(x) + (1 - first_weight) p_second(x)``.
+
+  Attributes:
+    first: a mixture.
+    second: a mixture of the same dimension.
+    first_weight: in (0, 1).
+  """
+
+  first: GaussianMixture
+  second: GaussianMixture
+  first_weight: float = flax.struct.field(pytree_node=False)
+
+  @property
+  def dim(self) -> int:
+    return self.first.dim
+
+  def sample(self, key: jax.Array, num_samples: int) -> jax.Array:
+    """Draws ``[num_samples, d]`` samples: each from ``first`` with chance ``first_weight``."""
+    choice_key, first_key, second_key = jax.random.split(key, 3)
+    from_first = jax.random.bernoulli(choice_key, self.first_weight, (num_samples, 1))
+    return jnp.where(
+        from_first,
+        self.first.sample(first_key, num_samples),
+        self.second.sample(second_key, num_samples),
+    )
+
+  def log_prob(self, x: jax.Array) -> jax.Array:
+    """The exact log-density of ``x`` with shape ``[..., d]``, by logaddexp."""
+    return jnp.logaddexp(
+        math.log(self.first_weight) + self.first.log_prob(x),
+        math.log1p(-self.first_weight) + self.second.log_prob(x),
+    )
+
+
+def random_mixture(
+    key: jax.Array, dim: int, num_modes: int, mode_scale: float, std: float
+) -> GaussianMixture:
+  """``num_modes`` Gaussians of ``std`` whose centres are drawn from N(0, mode_scale^2 I_dim)."""
+  _check_positive(dim=dim, num_modes=num_modes, mode_scale=mode_scale, std=std)
+  return GaussianMixture(modes=mode_scale * jax.random.normal(key, (num_modes, dim)), std=std)
+
+
+def moment_matched_gaussian(mixture: GaussianMixture) -> GaussianMixture:
+  """The isotropic Gaussian with the mixture's mean and mean per-coordinate variance.
+
+  A mixture of equal weights has covariance ``std^2 I + Cov(modes)``; the Gaussian's
+  variance per coordinate is that matrix's mean diagonal entry. The modes must be
+  concrete (not traced): the Gaussian's std is a static float.
+  """
+  modes = np.asarray(mixture.modes, np.float64)
+  variance = mixture.std**2 + np.mean(np.var(modes, axis=0))
+  return GaussianMixture(
+      modes=jnp.asarray(modes.mean(axis=0)[None], jnp.float32), std=float(np.sqrt(variance))
+  )
 
 
 def _check_positive(**params) -> None:

@@ -4,26 +4,32 @@ The MMD and its permutation test, the classifier two-sample test (the discrimina
 learned statistic), and precision, recall, density and coverage of samples.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
 from gan_theory import networks, objectives
+from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
 
 __all__ = [
     "ClassifierTest",
+    "Evaluation",
     "PermutationTest",
     "SampleQuality",
     "binomial_p_value",
     "classifier_two_sample_test",
+    "evaluate",
     "gaussian_kernel",
+    "make_evaluate",
     "median_heuristic",
     "mmd2_unbiased",
     "mmd_permutation_test",
     "sample_quality",
+    "validate",
 ]
 
 
@@ -348,3 +354,99 @@ def sample_quality(data: jax.Array, samples: jax.Array, num_neighbours: int = 3)
       density=jnp.mean(jnp.sum(in_data_ball, axis=1)) / num_neighbours,
       coverage=jnp.mean(jnp.any(in_data_ball, axis=0)),
   )
+
+
+class Evaluation(NamedTuple):
+  """Every likelihood-free comparison of model samples with held-out data.
+
+  Attributes:
+    mmd2: the unbiased MMD^2 at the median-heuristic bandwidth.
+    mmd_p_value: its permutation test's p-value.
+    classifier_accuracy: the classifier two-sample test's held-out accuracy.
+    classifier_p_value: its binomial p-value.
+    precision, recall, density, coverage: as in :class:`SampleQuality`.
+  """
+
+  mmd2: jax.Array
+  mmd_p_value: jax.Array
+  classifier_accuracy: jax.Array
+  classifier_p_value: jax.Array
+  precision: jax.Array
+  recall: jax.Array
+  density: jax.Array
+  coverage: jax.Array
+
+
+def evaluate(
+    key: jax.Array,
+    data: jax.Array,
+    samples: jax.Array,
+    num_permutations: int = 1000,
+    num_neighbours: int = 3,
+    hidden_sizes: Sequence[int] = (64, 64),
+    num_steps: int = 500,
+    learning_rate: float = 1e-3,
+) -> Evaluation:
+  """Compares ``samples`` with ``data`` by every test here: the :class:`Evaluation`.
+
+  Args:
+    key: a typed key for the permutations and the classifier.
+    data: ``[n, d]`` held-out data.
+    samples: ``[n, d]`` model samples, as many.
+    num_permutations: of the MMD test.
+    num_neighbours: the k of precision, recall, density and coverage.
+    hidden_sizes: the classifier's hidden layers.
+    num_steps: the classifier's Adam steps.
+    learning_rate: the classifier's.
+  """
+  mmd_key, classifier_key = jax.random.split(key)
+  mmd = mmd_permutation_test(mmd_key, data, samples, num_permutations=num_permutations)
+  classifier = classifier_two_sample_test(
+      classifier_key, data, samples, hidden_sizes, num_steps, learning_rate
+  )
+  quality = sample_quality(data, samples, num_neighbours)
+  return Evaluation(
+      mmd.statistic, mmd.p_value, classifier.accuracy, classifier.p_value, *quality
+  )
+
+
+def validate(config: ml_collections.ConfigDict, field: str = "evaluation") -> None:
+  """Checks the evaluation settings ``config.<field>``, as :func:`make_evaluate` reads them.
+
+  Raises:
+    ConfigError: naming the first bad field and what it allows.
+  """
+  num_samples = check_int(config, f"{field}.num_samples", minimum=4)
+  check_int(config, f"{field}.num_permutations")
+  neighbours = check_int(config, f"{field}.num_neighbours")
+  if neighbours >= num_samples:
+    raise ConfigError(
+        f"config.{field}.num_neighbours={neighbours} must be less than"
+        f" config.{field}.num_samples={num_samples}"
+    )
+  check_positive_ints(config, f"{field}.classifier.hidden_sizes")
+  check_int(config, f"{field}.classifier.num_steps")
+  check_positive(config, f"{field}.classifier.learning_rate")
+
+
+def make_evaluate(
+    config: ml_collections.ConfigDict,
+) -> Callable[[jax.Array, jax.Array, jax.Array], Evaluation]:
+  """:func:`evaluate` with the settings of an evaluation config section.
+
+  Args:
+    config: the section: ``num_samples`` (unused here: the caller draws that many),
+      ``num_permutations``, ``num_neighbours`` and ``classifier.{hidden_sizes, num_steps,
+      learning_rate}``; :func:`validate` checks it.
+
+  Returns:
+    ``evaluate(key, data, samples)``.
+  """
+  settings = dict(
+      num_permutations=config.num_permutations,
+      num_neighbours=config.num_neighbours,
+      hidden_sizes=tuple(config.classifier.hidden_sizes),
+      num_steps=config.classifier.num_steps,
+      learning_rate=config.classifier.learning_rate,
+  )
+  return lambda key, data, samples: evaluate(key, data, samples, **settings)

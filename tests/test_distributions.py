@@ -200,5 +200,74 @@ class LogProbTest(chex.TestCase, parameterized.TestCase):
     np.testing.assert_allclose(value.ravel(), expected, rtol=1e-5, atol=1e-4)
 
 
+
+class StudyModelsTest(chex.TestCase, parameterized.TestCase):
+  """The likelihood-vs-samples study's models: seed 002's memorizer p1 and noisy p2."""
+
+  @parameterized.parameters(2, 100)
+  def test_memorizer_log_density(self, dim):
+    # p1(x) = 1/n sum_i N(x | x_i, eps I), a mixture centred on its training points.
+    rng = np.random.default_rng(dim)
+    train = rng.normal(size=(50, dim)).astype(np.float32)
+    eps = 0.01
+    memorizer = distributions.GaussianMixture(jnp.asarray(train), math.sqrt(eps))
+    held_out = rng.normal(size=(7, dim)).astype(np.float32)
+    x = np.concatenate([held_out, train[:3] + 0.05]).astype(np.float32)
+    direct = _reference_log_prob(x, train, math.sqrt(eps))
+    if dim == 100:
+      # The direct sum underflows: far from every x_i, exp(-|x - x_i|^2 / (2 eps)) is 0.
+      with np.errstate(divide="ignore"):
+        naive = np.log(np.mean(np.exp(_per_component(held_out, train, math.sqrt(eps))), -1))
+      self.assertTrue(np.all(np.isneginf(naive)))
+    value = memorizer.log_prob(jnp.asarray(x))
+    chex.assert_tree_all_finite(value)
+    np.testing.assert_allclose(value, direct, rtol=1e-5, atol=1e-3)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_blend_log_density(self):
+    # p2(x) = 0.01 p(x) + 0.99 q(x), directly in float64, and never below log p - log 100.
+    p = distributions.ring()
+    q = distributions.moment_matched_gaussian(p)
+    blend = distributions.Blend(p, q, 0.01)
+    x = np.array([[2.0, 0.0], [2.01, -0.02], [0.0, 0.0], [1.0, 1.0], [300.0, -400.0]], np.float32)
+    log_p = _reference_log_prob(x, p.modes, p.std)
+    log_q = _reference_log_prob(x, q.modes, q.std)
+    direct = np.log(0.01 * np.exp(log_p) + 0.99 * np.exp(log_q))
+    value = np.asarray(self.variant(blend.log_prob)(jnp.asarray(x)))
+    np.testing.assert_allclose(value[:4], direct[:4], rtol=1e-5)
+    # Far away both densities underflow in float64; the logaddexp does not.
+    self.assertTrue(np.isneginf(direct[4]))
+    np.testing.assert_allclose(value[4], np.logaddexp(np.log(0.01) + log_p[4],
+                                                      np.log(0.99) + log_q[4]), rtol=1e-5)
+    np.testing.assert_array_less(log_p - math.log(100) - 1e-4, value)
+
+  def test_moment_matched_gaussian(self):
+    p = distributions.grid()
+    q = distributions.moment_matched_gaussian(p)
+    samples = np.asarray(p.sample(jax.random.key(0), N_SAMPLES), np.float64)
+    np.testing.assert_allclose(q.modes[0], [0.0, 0.0], atol=1e-6)
+    # The grid's per-coordinate variance: 0.05^2 + mean of {-4, -2, 0, 2, 4}^2 = 8.0025.
+    self.assertAlmostEqual(q.std**2, 8.0025, places=4)
+    se = math.sqrt(2 / N_SAMPLES) * q.std**2 * 2  # a loose bound on the variance's SE
+    self.assertLess(abs(samples.var(axis=0).mean() - q.std**2), 4 * se)
+
+  def test_blend_samples_in_proportion(self):
+    p = distributions.ring()
+    blend = distributions.Blend(p, distributions.moment_matched_gaussian(p), 0.2)
+    samples = np.asarray(blend.sample(jax.random.key(1), N_SAMPLES), np.float64)
+    # Ring samples lie within 5 std of radius 2; the Gaussian's only rarely (~1.6%).
+    radius = np.linalg.norm(samples, axis=1)
+    on_ring = np.mean(np.abs(radius - 2.0) < 5 * 0.02)
+    gaussian_mass = math.exp(-(1.9**2) / (2 * 2.0004)) - math.exp(-(2.1**2) / (2 * 2.0004))
+    expected = 0.2 + 0.8 * gaussian_mass
+    se = math.sqrt(expected * (1 - expected) / N_SAMPLES)
+    self.assertLess(abs(on_ring - expected), 4 * se)
+
+  def test_random_mixture(self):
+    mixture = distributions.random_mixture(jax.random.key(2), 1000, 8, 2.0, 0.5)
+    chex.assert_shape(mixture.modes, (8, 1000))
+    self.assertAlmostEqual(float(np.std(mixture.modes)), 2.0, delta=4 * 2.0 / math.sqrt(16000))
+
+
 if __name__ == "__main__":
   absltest.main()
