@@ -17,13 +17,14 @@ import jax
 from absl import app, flags
 from ml_collections import config_flags
 
-from experiments import gan_sweep, iwae_bounds, theory, vae_digits
+from experiments import gan_sweep, iwae_bounds, likelihood_vs_samples, theory, vae_digits
 from experiments.workdir import WorkdirError
 from gan_theory.validation import ConfigError, check_choice
 
 EXPERIMENTS = {
     "gan_sweep": gan_sweep,
     "iwae_bounds": iwae_bounds,
+    "likelihood_vs_samples": likelihood_vs_samples,
     "theory": theory,
     "vae_digits": vae_digits,
 }

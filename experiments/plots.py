@@ -13,6 +13,8 @@ __all__ = [
     "estimator_variance_figure",
     "gradient_share_figure",
     "image_grid_figure",
+    "likelihood_vs_samples_figure",
+    "power_figure",
     "samples_figure",
     "snr_figure",
 ]
@@ -304,4 +306,80 @@ def image_grid_figure(
     ax.imshow(1.0 - image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")  # Ink dark.
     ax.set_title(title, fontsize=9)
     ax.set_axis_off()
+  return figure
+
+
+def likelihood_vs_samples_figure(
+    dims: Sequence[int], curves: Mapping[tuple[str, str], np.ndarray], log_weight: float
+) -> Figure:
+  """Held-out log-likelihood and sample quality against dimension, a curve per model.
+
+  Args:
+    dims: the dimensions.
+    curves: (quantity, model) -> ``[len(dims), 2]`` mean and standard error, for the
+      quantities log_likelihood_per_dim, classifier_accuracy, precision, recall and
+      mmd_p_value.
+    log_weight: log of the noisy model's weight on p: its bound is log p + log_weight.
+  """
+  models = list(dict.fromkeys(model for _, model in curves))
+  figure = Figure(figsize=(13.0, 3.4), layout="constrained")
+  likelihood_axes, accuracy_axes, quality_axes, p_axes = figure.subplots(1, 4)
+  d = np.asarray(dims, float)
+  for index, model in enumerate(models):
+    style = dict(c=f"C{index}", ms=3, capsize=2)
+    mean, se = curves["log_likelihood_per_dim", model].T
+    likelihood_axes.errorbar(d, mean, yerr=se, fmt="o-", label=model, **style)
+    if model == models[0]:
+      likelihood_axes.plot(d, mean + log_weight / d, ":", c="0.4",
+                           label=f"bound: ({models[0]} + log w) / d")
+    mean, se = curves["classifier_accuracy", model].T
+    accuracy_axes.errorbar(d, mean, yerr=se, fmt="o-", label=model, **style)
+    for quantity, marker in (("precision", "o-"), ("recall", "s--")):
+      mean, se = curves[quantity, model].T
+      quality_axes.errorbar(d, mean, yerr=se, fmt=marker, label=f"{model} {quantity}", **style)
+    mean, se = curves["mmd_p_value", model].T
+    p_axes.errorbar(d, mean, yerr=se, fmt="o-", label=model, **style)
+  likelihood_axes.set(xscale="log", xlabel="dimension d", ylabel="nats per dimension",
+                      title="held-out log-likelihood / d")
+  likelihood_axes.set_yscale("symlog", linthresh=1.0)
+  accuracy_axes.axhline(0.5, c="k", lw=0.8, ls=":")
+  accuracy_axes.set(xscale="log", xlabel="dimension d", ylabel="held-out accuracy",
+                    title="classifier two-sample test", ylim=(0.4, 1.02))
+  quality_axes.set(xscale="log", xlabel="dimension d", title="precision (o) and recall (s)",
+                   ylim=(-0.02, 1.02))
+  p_axes.axhline(0.05, c="k", lw=0.8, ls=":")
+  p_axes.set(xscale="log", yscale="log", xlabel="dimension d", ylabel="p-value",
+             title="MMD permutation test")
+  for ax in (likelihood_axes, accuracy_axes, p_axes):
+    ax.legend(fontsize=7)
+  quality_axes.legend(fontsize=6, ncol=2)
+  return figure
+
+
+def power_figure(
+    sample_sizes: Sequence[int],
+    rejections: Mapping[tuple[int, str, str], float],
+    alpha: float,
+    interval: Sequence[float],
+) -> Figure:
+  """Each test's rejection rate against sample size, under the null and under a shift.
+
+  Args:
+    sample_sizes: points per side.
+    rejections: (sample size, hypothesis "null" or "shift", test) -> rejection rate.
+    alpha: the level.
+    interval: the band that a size-alpha test's null rejection rate falls in with chance 95%.
+  """
+  tests = list(dict.fromkeys(test for _, _, test in rejections))
+  figure = Figure(figsize=(5.0, 3.4), layout="constrained")
+  ax = figure.subplots()
+  n = np.asarray(sample_sizes, float)
+  ax.axhspan(*interval, color="0.85", lw=0, label=f"95% band of a size-{alpha:g} test")
+  for index, test in enumerate(tests):
+    power = [rejections[size, "shift", test] for size in sample_sizes]
+    null = [rejections[size, "null", test] for size in sample_sizes]
+    ax.plot(n, power, "o-", c=f"C{index}", ms=3, label=f"{test}: power")
+    ax.plot(n, null, "x:", c=f"C{index}", label=f"{test}: type-I error")
+  ax.set(xscale="log", xlabel="points per side n", ylabel="rejection rate", ylim=(-0.02, 1.02))
+  ax.legend(fontsize=7)
   return figure

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 __all__ = [
     "ModeStatistics",
+    "binomial_interval",
     "concentration_curve",
     "gradient_shares",
     "mean_and_stderr",
@@ -134,3 +135,31 @@ def concentration_curve(weights: jax.Array) -> jax.Array:
   """
   ordered = jnp.sort(weights)[::-1]
   return jnp.cumsum(ordered) / jnp.sum(ordered)
+
+
+def binomial_interval(trials: int, probability: float, level: float = 0.95) -> tuple[int, int]:
+  """The central interval of ``Binomial(trials, probability)`` holding at least ``level``.
+
+  ``(low, high)``: the largest ``low`` with ``P(S < low) <= (1 - level) / 2`` and the
+  smallest ``high`` with ``P(S > high) <= (1 - level) / 2``. A test of size ``probability``
+  rejects, over ``trials`` independent nulls, a number in it with chance at least ``level``.
+  """
+  counts = range(trials + 1)
+  log_pmf = [
+      math.lgamma(trials + 1) - math.lgamma(k + 1) - math.lgamma(trials - k + 1)
+      + k * math.log(probability) + (trials - k) * math.log1p(-probability)
+      for k in counts
+  ]
+  pmf = [math.exp(v) for v in log_pmf]
+  tail = (1 - level) / 2
+  below = 0.0
+  low = 0
+  while below + pmf[low] <= tail:
+    below += pmf[low]
+    low += 1
+  above = 0.0
+  high = trials
+  while above + pmf[high] <= tail:
+    above += pmf[high]
+    high -= 1
+  return low, high

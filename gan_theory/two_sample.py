@@ -4,12 +4,14 @@ The MMD and its permutation test, the classifier two-sample test (the discrimina
 learned statistic), and precision, recall, density and coverage of samples.
 """
 
+import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from gan_theory import networks, objectives
@@ -95,10 +97,10 @@ def _kth_smallest(values: jax.Array, k: jax.Array) -> jax.Array:
     below = jnp.sum(bits < candidate[..., None], axis=-1)
     return jnp.where(below <= k, candidate, kth)
 
-  kth = jax.lax.fori_loop(
-      0, 8 * values.dtype.itemsize, set_bit_if_allowed,
-      jnp.zeros(jnp.broadcast_shapes(bits.shape[:-1], jnp.shape(k)), unsigned),
-  )
+  # Zeros like the values (not a constant), so that the carry's type is theirs under
+  # shard_map.
+  start = jnp.zeros_like(bits, shape=jnp.broadcast_shapes(bits.shape[:-1], jnp.shape(k)))
+  kth = jax.lax.fori_loop(0, 8 * values.dtype.itemsize, set_bit_if_allowed, start)
   return jax.lax.bitcast_convert_type(kth, values.dtype)
 
 
@@ -208,12 +210,24 @@ def mmd_permutation_test(
 def binomial_p_value(successes: jax.Array, trials: int) -> jax.Array:
   """``P(S >= successes)`` for ``S ~ Binomial(trials, 1/2)``: the one-sided tail.
 
-  Through the regularized incomplete beta function, ``P(S >= c) = I_{1/2}(c, trials - c +
-  1)`` for ``c >= 1``, and 1 for ``c = 0``.
+  Read from a table of every tail, computed in float64 when traced (``trials`` is
+  static): exact to float32 rounding, and no iterative special function (JAX's betainc
+  loops, which shard_map cannot carry).
+
+  Args:
+    successes: integer counts in ``[0, trials]``, any shape.
+    trials: the number of fair coin flips.
+
+  Returns:
+    The tails, shaped like ``successes``.
   """
-  successes = jnp.asarray(successes, jnp.float32)
-  tail = jax.scipy.special.betainc(jnp.maximum(successes, 1.0), trials - successes + 1.0, 0.5)
-  return jnp.where(successes > 0, tail, 1.0)
+  counts = np.arange(trials + 1)
+  log_pmf = (
+      math.lgamma(trials + 1) - np.array([math.lgamma(c + 1) + math.lgamma(trials - c + 1)
+                                          for c in counts]) - trials * math.log(2.0)
+  )
+  tails = np.exp(np.logaddexp.accumulate(log_pmf[::-1])[::-1])
+  return jnp.asarray(tails, jnp.float32)[jnp.asarray(successes, jnp.int32)]
 
 
 class ClassifierTest(NamedTuple):
