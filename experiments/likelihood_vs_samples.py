@@ -57,11 +57,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
   check_positive(config, "memorizer_variance")
   _check_fraction(config, "signal_weight")
   check_int(config, "num_replicates")
-  two_sample.validate(config, "evaluation")
+  two_sample.validate(config, "two_sample")
   check_int(config, "calibration.dim")
   check_positive(config, "calibration.shift")
   # Two points per half for the classifier, more than k for the k-nearest neighbours.
-  smallest = max(4, config.evaluation.num_neighbours + 1)
+  smallest = max(4, config.two_sample.num_neighbours + 1)
   for size in check_positive_ints(config, "calibration.sample_sizes"):
     if size < smallest:
       raise ConfigError(
@@ -89,8 +89,8 @@ def _study(config: ml_collections.ConfigDict, dim: int):
       target, distributions.moment_matched_gaussian(target), config.signal_weight
   )
   memorizer_std = math.sqrt(config.memorizer_variance)
-  num_samples, num_train = config.evaluation.num_samples, config.num_train
-  evaluate = jax.vmap(two_sample.make_evaluate(config.evaluation), in_axes=(0, None, 0))
+  num_samples, num_train = config.two_sample.num_samples, config.num_train
+  evaluate = jax.vmap(two_sample.make_evaluate(config.two_sample), in_axes=(0, None, 0))
 
   def replicate(index):
     train_key, held_out_key, sample_key, test_key = jax.random.split(
@@ -122,7 +122,7 @@ def _calibration(config: ml_collections.ConfigDict, sample_size: int) -> two_sam
   base = jax.random.fold_in(
       jax.random.fold_in(jax.random.key(config.seed), _CALIBRATION), sample_size
   )
-  evaluate = jax.vmap(two_sample.make_evaluate(config.evaluation))
+  evaluate = jax.vmap(two_sample.make_evaluate(config.two_sample))
   shift = jnp.zeros(settings.dim).at[0].set(settings.shift)
 
   def replicate(index):
@@ -220,7 +220,7 @@ def _study_curves(study) -> dict[tuple[str, str], np.ndarray]:
 def _attainable_sizes(config, sample_size: int) -> dict[str, float]:
   """The largest chance of a p-value <= alpha under the null each test's p-values allow."""
   alpha = config.calibration.alpha
-  permutations = config.evaluation.num_permutations
+  permutations = config.two_sample.num_permutations
   held_out = 2 * (sample_size - sample_size // 2)
   tails = np.asarray(two_sample.binomial_p_value(np.arange(held_out + 1), held_out))
   return {
@@ -271,7 +271,7 @@ def _summary_md(config, study, rejections) -> str:
       f" e_1, I) (power), rejecting at p <= {alpha:g}. Under the null the rejections of a"
       f" test of size {alpha:g} fall in [{low}, {high}] of {replicates} with chance 95%;"
       " 'size' is the largest rejection chance the test's discrete p-values allow"
-      f" (the MMD test's {config.evaluation.num_permutations} permutations, the classifier"
+      f" (the MMD test's {config.two_sample.num_permutations} permutations, the classifier"
       " test's binomial tail).",
       "",
       "| n per side | MMD type-I | classifier type-I | MMD power | classifier power |",
@@ -280,8 +280,8 @@ def _summary_md(config, study, rejections) -> str:
       "",
       f"## The study: {config.num_replicates} replicates per dimension",
       "",
-      f"Held-out log-likelihood (nats, mean ± SE) of {config.evaluation.num_samples} points of"
-      f" p, and each model's {config.evaluation.num_samples} samples against them: MMD"
+      f"Held-out log-likelihood (nats, mean ± SE) of {config.two_sample.num_samples} points of"
+      f" p, and each model's {config.two_sample.num_samples} samples against them: MMD"
       " p-value, classifier accuracy, precision, recall, density, coverage (means).",
       "",
       "| d | model | log-likelihood | MMD p | classifier acc. | precision | recall | density"

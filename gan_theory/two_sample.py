@@ -424,7 +424,7 @@ def evaluate(
   )
 
 
-def validate(config: ml_collections.ConfigDict, field: str = "evaluation") -> None:
+def validate(config: ml_collections.ConfigDict, field: str = "two_sample") -> None:
   """Checks the evaluation settings ``config.<field>``, as :func:`make_evaluate` reads them.
 
   Raises:

@@ -81,6 +81,19 @@ DIGITS_BAD_INPUTS = (
     ("negative_threshold", {"evaluation.active_unit_threshold": -0.01},
      "config.evaluation.active_unit_threshold=-0.01 must be a positive number"),
 )
+LIKELIHOOD_VS_SAMPLES_BAD_INPUTS = (
+    ("zero_dim", {"dims": (2, 0)}, "config.dims=(2, 0)"),
+    ("weight_one", {"signal_weight": 1.0}, "config.signal_weight=1.0 must be a number in (0, 1)"),
+    ("zero_variance", {"memorizer_variance": 0.0},
+     "config.memorizer_variance=0.0 must be a positive number"),
+    ("zero_mode_std", {"target.std": 0.0}, "config.target.std=0.0 must be a positive number"),
+    ("neighbours_above_samples", {"two_sample.num_neighbours": 1000},
+     "config.two_sample.num_neighbours=1000 must be less than config.two_sample.num_samples=1000"),
+    ("zero_classifier_steps", {"two_sample.classifier.num_steps": 0},
+     "config.two_sample.classifier.num_steps=0 must be a positive integer"),
+    ("tiny_sample_size", {"calibration.sample_sizes": (3, 100)}, "each must be at least 4"),
+    ("alpha_zero", {"calibration.alpha": 0.0}, "config.calibration.alpha=0.0 must be a number in"),
+)
 # Every experiment config file, with the bad inputs it must reject. grid.py and the flow
 # configs are the GAN sweep with other defaults: they get the cases those defaults touch.
 BAD_INPUTS = {
@@ -95,6 +108,7 @@ BAD_INPUTS = {
     "theory.py": THEORY_BAD_INPUTS,
     "iwae_bounds.py": IWAE_BOUNDS_BAD_INPUTS,
     "digits.py": DIGITS_BAD_INPUTS,
+    "likelihood_vs_samples.py": LIKELIHOOD_VS_SAMPLES_BAD_INPUTS,
 }
 
 

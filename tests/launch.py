@@ -57,6 +57,19 @@ TINY_DIGITS = (
     "--config.mean_field.num_steps=10",
     "--config.num_pictures=4",
 )
+TINY_LIKELIHOOD_VS_SAMPLES = (
+    "--config=experiments/configs/likelihood_vs_samples.py",
+    "--config.dims=(2,30)",
+    "--config.num_train=100",
+    "--config.num_replicates=2",
+    "--config.two_sample.num_samples=40",
+    "--config.two_sample.num_permutations=50",
+    "--config.two_sample.classifier.hidden_sizes=(8,)",
+    "--config.two_sample.classifier.num_steps=20",
+    "--config.calibration.sample_sizes=(10,20)",
+    "--config.calibration.num_replicates=10",
+)
+
 
 def command(*args: str) -> list[str]:
   return [sys.executable, "-m", "experiments.main", *args]

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -9,13 +10,14 @@ from pathlib import Path
 
 from absl.testing import absltest, parameterized
 
-from experiments import gan_sweep, iwae_bounds, main, theory, vae_digits
+from experiments import gan_sweep, iwae_bounds, likelihood_vs_samples, main, theory, vae_digits
 from tests import bad_inputs
 from tests.launch import (
     ROOT,
     TINY,
     TINY_DIGITS,
     TINY_IWAE_BOUNDS,
+    TINY_LIKELIHOOD_VS_SAMPLES,
     TINY_THEORY,
     error_line,
     launch,
@@ -134,6 +136,33 @@ class LauncherTest(absltest.TestCase):
     for name in ("bounds.png", "snr.png", "estimator_variance.png"):
       self.assertEqual((workdir / name).read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
 
+  def test_tiny_likelihood_vs_samples_writes_every_output(self):
+    workdir = Path(self.create_tempdir().full_path) / "likelihood_vs_samples"
+    process = launch(f"--workdir={workdir}", *TINY_LIKELIHOOD_VS_SAMPLES)
+    self.assertEqual(process.returncode, 0, process.stderr[-2000:])
+    self.assertCountEqual([p.name for p in workdir.iterdir()], likelihood_vs_samples.OUTPUTS)
+    with open(workdir / "study.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual(
+        [(r["dim"], r["model"], r["replicate"]) for r in rows],
+        [(d, m, r) for d in ("2", "30") for r in ("0", "1")
+         for m in ("data", "memorizer", "noisy")],
+    )
+    for row in rows:
+      self.assertTrue(math.isfinite(float(row["log_likelihood"])), row)
+      self.assertTrue(0 < float(row["mmd_p_value"]) <= 1, row)
+    with open(workdir / "calibration.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual(
+        [(r["sample_size"], r["hypothesis"], r["replicate"]) for r in rows],
+        [(n, h, str(r)) for n in ("10", "20") for r in range(10) for h in ("null", "shift")],
+    )
+    summary = (workdir / "summary.md").read_text()
+    self.assertIn("## The tests' calibration: 10 replicates per sample size", summary)
+    self.assertIn("## The study: 2 replicates per dimension", summary)
+    for name in ("study.png", "calibration.png"):
+      self.assertEqual((workdir / name).read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+
   def test_tiny_digits_writes_every_output(self):
     workdir = Path(self.create_tempdir().full_path) / "digits"
     process = launch(f"--workdir={workdir}", *TINY_DIGITS)
@@ -209,12 +238,14 @@ EXPERIMENT_CONFIGS = {
     "gan_sweep": TINY,
     "theory": TINY_THEORY,
     "iwae_bounds": TINY_IWAE_BOUNDS,
+    "likelihood_vs_samples": TINY_LIKELIHOOD_VS_SAMPLES,
     "vae_digits": TINY_DIGITS,
 }
 LAUNCHER_BAD_INPUTS = {
     "gan_sweep": ("--config.num_seeds=0", "config.num_seeds=0 must be a positive integer"),
     "theory": ("--config.quadrature.num_points=2", "config.quadrature.num_points=2"),
     "iwae_bounds": ("--config.num_replicates=1", "config.num_replicates=1 must be an integer"),
+    "likelihood_vs_samples": ("--config.signal_weight=0.0", "config.signal_weight=0.0 must be"),
     "vae_digits": ("--config.mean_field.num_steps=1", "config.mean_field.num_steps=1 must be"),
 }
 CONFIGS = ROOT / "experiments" / "configs"

@@ -220,5 +220,25 @@ class GradientSharesTest(absltest.TestCase):
     )
 
 
+
+class BinomialIntervalTest(parameterized.TestCase):
+
+  @parameterized.parameters((10, 0.5), (200, 0.05), (1000, 0.05), (30, 0.9))
+  def test_against_exact_sums(self, trials, probability):
+    pmf = [math.comb(trials, k) * probability**k * (1 - probability) ** (trials - k)
+           for k in range(trials + 1)]
+    low, high = metrics.binomial_interval(trials, probability)
+    # Each tail outside holds at most 2.5%; one more count would push it past.
+    self.assertLessEqual(sum(pmf[:low]), 0.025 + 1e-12)
+    self.assertGreater(sum(pmf[: low + 1]), 0.025)
+    self.assertLessEqual(sum(pmf[high + 1:]), 0.025 + 1e-12)
+    self.assertGreater(sum(pmf[high:]), 0.025)
+    self.assertGreaterEqual(sum(pmf[low: high + 1]), 0.95)
+
+  def test_known_value(self):
+    # Binomial(10, 1/2): P(S <= 1) = 11/1024 <= 0.025 < P(S <= 2) = 56/1024.
+    self.assertEqual(metrics.binomial_interval(10, 0.5), (2, 8))
+
+
 if __name__ == "__main__":
   absltest.main()

@@ -6,10 +6,12 @@ import math
 import chex
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 from absl.testing import absltest, parameterized
 
 from gan_theory import two_sample
+from gan_theory.validation import ConfigError
 
 NUM_REPLICATES = 64
 
@@ -339,6 +341,37 @@ class SampleQualityTest(parameterized.TestCase):
     quality = two_sample.sample_quality(X, X)
     np.testing.assert_array_equal((quality.precision, quality.recall, quality.coverage), 1.0)
     self.assertGreaterEqual(quality.density, 1 / 3)
+
+
+
+class EvaluateTest(absltest.TestCase):
+
+  def test_is_each_test_with_its_key(self):
+    key = jax.random.key(4)
+    x, y = X[:30], Y
+    settings = dict(num_permutations=20, num_neighbours=2, hidden_sizes=(8,), num_steps=10,
+                    learning_rate=1e-2)
+    evaluation = jax.jit(lambda k: two_sample.evaluate(k, x, y, **settings))(key)
+    mmd_key, classifier_key = jax.random.split(key)
+    mmd = two_sample.mmd_permutation_test(mmd_key, x, y, num_permutations=20)
+    classifier = two_sample.classifier_two_sample_test(classifier_key, x, y, (8,), 10, 1e-2)
+    quality = two_sample.sample_quality(x, y, 2)
+    expected = (mmd.statistic, mmd.p_value, *classifier, *quality)
+    chex.assert_trees_all_close(tuple(evaluation), expected, rtol=1e-5, atol=1e-6)
+
+  def test_make_evaluate_reads_a_config_section(self):
+    config = ml_collections.ConfigDict(dict(two_sample=dict(
+        num_samples=30, num_permutations=20, num_neighbours=2,
+        classifier=dict(hidden_sizes=(8,), num_steps=10, learning_rate=1e-2),
+    )))
+    two_sample.validate(config)
+    key = jax.random.key(4)
+    from_config = two_sample.make_evaluate(config.two_sample)(key, X[:30], Y)
+    direct = two_sample.evaluate(key, X[:30], Y, 20, 2, (8,), 10, 1e-2)
+    chex.assert_trees_all_close(from_config, direct)
+    config.two_sample.num_neighbours = 30
+    with self.assertRaisesRegex(ConfigError, "num_neighbours=30 must be less than"):
+      two_sample.validate(config)
 
 
 if __name__ == "__main__":

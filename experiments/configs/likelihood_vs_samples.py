@@ -11,7 +11,7 @@ log 100 of p's, its samples 99% noise.
 
 import ml_collections
 
-from experiments.configs import evaluation
+from experiments.configs import two_sample_config
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -28,7 +28,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_replicates = 4
   # Samples of each model against as many held-out points; their log-likelihood is the
   # held-out one.
-  config.evaluation = evaluation.get_config(num_samples=1000)
+  config.two_sample = two_sample_config(num_samples=1000)
 
   # The tests' type-I error and power: N(0, I) against N(0, I) and against N(shift e_1, I)
   # in `dim` dimensions, num_replicates times at each sample size (per side).
