@@ -2,7 +2,8 @@
 
 Writes to the workdir: config.json (first, to claim it), checkpoints/ (snapshots of
 the sweep, to resume from), then results.csv (a row per objective, seed and evaluation
-step), summary.md (final metrics, mean ± standard error over seeds), samples.png,
+step), two_sample.csv (a row per run: the final generator against held-out data by the MMD
+and classifier two-sample tests and precision/recall), summary.md (final metrics, mean ± standard error over seeds), samples.png,
 curves.png and gradient_share.png (which samples of the final generators the gradient
 comes from, against D(G(z))). With a flow generator, the metrics include the held-out negative
 log-likelihood and the divergences, and summary.md starts with the headline table. On
@@ -21,11 +22,11 @@ from absl import logging
 
 from experiments import plots, workdir as workdir_lib
 from experiments.checkpoints import SweepCheckpoints
-from gan_theory import distributions, gan, metrics, objectives, sweep
+from gan_theory import distributions, gan, metrics, objectives, sweep, two_sample
 
 CHECKPOINTS = "checkpoints"
 OUTPUTS = (
-    "config.json", CHECKPOINTS, "results.csv", "summary.md", "samples.png", "curves.png",
+    "config.json", CHECKPOINTS, "results.csv", "two_sample.csv", "summary.md", "samples.png", "curves.png",
     "gradient_share.png",
 )
 _PLOTTED_SEEDS = 4
@@ -82,6 +83,49 @@ def _results_csv(result: sweep.SweepResult, names: tuple[str, ...]) -> str:
       cells = ("" if np.isnan(v) else f"{v:.9g}" for v in values)  # Blank after divergence.
       writer.writerow([objective, int(seed), int(step), diverged, *cells])
   return buffer.getvalue()
+
+
+def _two_sample_csv(result: sweep.SweepResult) -> str:
+  fields = two_sample.Evaluation._fields
+  return workdir_lib.csv_text(
+      ["objective", "seed", *fields],
+      ([objective, int(seed),
+        *("" if np.isnan(v) else f"{v:.6g}" for v in (getattr(result.two_sample, f)[run]
+                                                       for f in fields))]
+       for run, (objective, seed) in enumerate(zip(result.objectives, result.seeds))),
+  )
+
+
+def _two_sample_section(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> list[str]:
+  settings = config.two_sample
+  fields = ("mmd_p_value", "classifier_accuracy", "precision", "recall", "density", "coverage")
+  header = ["objective", "MMD rejects", "classifier rejects", *fields]
+  lines = [
+      "## The final generators against held-out data",
+      "",
+      f"{settings.num_samples} generator samples per run against as many fresh data points:"
+      f" the MMD permutation test ({settings.num_permutations} permutations, median"
+      " bandwidth), the classifier two-sample test (held-out accuracy; 0.5 when the"
+      f" samples cannot be told from data), and k = {settings.num_neighbours}"
+      " precision/recall/density/coverage. 'rejects': runs with p <= 0.05, of those that"
+      " did not diverge.",
+      "",
+      "| " + " | ".join(header) + " |",
+      "|" + "---|" * len(header),
+  ]
+  columns = {f: _per_objective(result, getattr(result.two_sample, f)) for f in
+             two_sample.Evaluation._fields}
+  for objective in config.objectives:
+    finite = ~np.isnan(columns["mmd_p_value"][objective])
+    cells = [objective] + [
+        f"{int(np.sum(columns[f'{test}_p_value'][objective][finite] <= 0.05))}/{int(finite.sum())}"
+        for test in ("mmd", "classifier")
+    ]
+    for field in fields:
+      mean, stderr = metrics.mean_and_stderr(columns[field][objective][finite])
+      cells.append(f"{float(mean):.3g} ± {float(stderr):.2g}")
+    lines.append("| " + " | ".join(cells) + " |")
+  return lines
 
 
 def _per_objective(result: sweep.SweepResult, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -163,6 +207,7 @@ def _summary_md(
         "## Every metric",
     ]
   lines += ["", *_table(config, result, names)]
+  lines += ["", *_two_sample_section(config, result)]
   lines += ["", *_gradient_share_section(shares, result.samples.shape[1])]
   steps_run = config.num_steps - result.resumed_from_step
   timing = (
@@ -187,7 +232,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
   with SweepCheckpoints(path / CHECKPOINTS) as checkpointer:
     result = sweep.run_sweep(
-        config, on_progress=_log_progress, checkpointer=checkpointer, sample_gradients=True
+        config, on_progress=_log_progress, checkpointer=checkpointer, sample_gradients=True,
+        two_sample_tests=True,
     )
   if jax.process_index() != 0:
     return
@@ -210,6 +256,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
 
   shares = _gradient_shares(result)
   workdir_lib.write_text(path / "results.csv", _results_csv(result, names))
+  workdir_lib.write_text(path / "two_sample.csv", _two_sample_csv(result))
   workdir_lib.write_text(path / "summary.md", _summary_md(config, result, shares))
   workdir_lib.write_figure(
       path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes))

@@ -54,7 +54,7 @@ MLE = "mle"
 OBJECTIVES = (*objectives.GENERATOR_OBJECTIVES, MLE)
 
 # fold_in tags of the key streams of a run.
-_INIT, _TRAIN, _EVAL, _SAMPLE = 0, 1, 2, 3
+_INIT, _TRAIN, _EVAL, _SAMPLE, _COMPARE = 0, 1, 2, 3, 4
 
 
 @flax.struct.dataclass
@@ -169,6 +169,9 @@ class Trainer(NamedTuple):
     sample: ``(state, num_samples) -> [num_samples, d]`` generator samples from the
       run's own sampling stream; ``num_samples`` is static.
     sample_gradients: ``(state, num_samples) -> SampleGradients`` of the same samples.
+    compare: ``state -> two_sample.Evaluation``: ``config.two_sample.num_samples``
+      generator samples against as many fresh (held-out) data by every two-sample test;
+      the data and the tests' randomness depend on the seed only. NaN once diverged.
     num_periods: ``config.num_steps // config.eval_every``.
   """
 
@@ -178,6 +181,7 @@ class Trainer(NamedTuple):
   train_period: Callable[[RunState], tuple[RunState, EvalMetrics]]
   sample: Callable[[RunState, int], jax.Array]
   sample_gradients: Callable[[RunState, int], SampleGradients]
+  compare: Callable[[RunState], two_sample.Evaluation]
   num_periods: int
 
 
@@ -225,6 +229,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f" config.eval_every={config.eval_every} (or 0: only at the end)"
     )
   check_positive(config, "mmd_bandwidth")
+  two_sample.validate(config, "two_sample")
   for network in ("generator", "discriminator"):
     check_positive_ints(config, f"{network}.hidden_sizes")
     check_choice(config, f"{network}.activation", networks.ACTIVATIONS)
@@ -341,6 +346,17 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     # In chunks: a gradient per sample at once would take num_samples x params of memory.
     outputs, norms = jax.lax.map(one_sample, (latents, real), batch_size=min(num_samples, 100))
     return SampleGradients(discriminator_output=outputs, grad_norm=norms)
+
+  compare_samples = two_sample.make_evaluate(config.two_sample)
+
+  def compare(state):
+    num_samples = config.two_sample.num_samples
+    data_key, test_key = jax.random.split(jax.random.fold_in(state.key, _COMPARE))
+    evaluation = compare_samples(
+        test_key, target.sample(data_key, num_samples), sample(state, num_samples)
+    )
+    diverged = state.diverged_step >= 0
+    return jax.tree.map(lambda m: jnp.where(diverged, jnp.nan, m), evaluation)
 
   def init(key, objective):
     generator_key, discriminator_key = jax.random.split(jax.random.fold_in(key, _INIT))
@@ -460,6 +476,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
       train_period=train_period,
       sample=sample,
       sample_gradients=sample_gradients,
+      compare=compare,
       num_periods=config.num_steps // config.eval_every,
   )
 

@@ -31,6 +31,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec
 
 from gan_theory.gan import EvalMetrics, RunState, SampleGradients, make_trainer
+from gan_theory.two_sample import Evaluation
 
 __all__ = [
     "Checkpointer",
@@ -66,6 +67,8 @@ class SweepResult(NamedTuple):
     samples: ``[runs, num_samples, d]`` generator samples of the final state.
     sample_gradients: :class:`SampleGradients` of those samples, ``[runs, num_samples]``,
       if asked for (None otherwise).
+    two_sample: the final generators' :class:`gan_theory.two_sample.Evaluation` against
+      held-out data, ``[runs]`` (NaN for diverged runs), if asked for (None otherwise).
     compile_seconds: time spent compiling the training program (and restoring).
     train_seconds: time spent running it, after compilation.
     resumed_from_step: the step of the snapshot the sweep resumed from, 0 if none.
@@ -79,6 +82,7 @@ class SweepResult(NamedTuple):
   final_state: RunState
   samples: np.ndarray
   sample_gradients: SampleGradients | None
+  two_sample: Evaluation | None
   compile_seconds: float
   train_seconds: float
   resumed_from_step: int
@@ -285,6 +289,7 @@ def run_sweep(
     on_progress: Callable[[Progress], None] | None = None,
     checkpointer: Checkpointer | None = None,
     sample_gradients: bool = False,
+    two_sample_tests: bool = False,
 ) -> SweepResult:
   """Trains every (objective, seed) run of ``config`` in one compiled program.
 
@@ -303,6 +308,8 @@ def run_sweep(
     checkpointer: where to save and find snapshots; on every process or on none.
     sample_gradients: also return each final sample's :class:`SampleGradients` (a
       gradient per sample: memory and time grow with the generator's size).
+    two_sample_tests: also compare each final generator with held-out data by every
+      two-sample test (``Trainer.compare``; a classifier trained per run).
 
   Returns:
     The :class:`SweepResult`.
@@ -382,14 +389,17 @@ def run_sweep(
     final = snapshot(steps_done, state, history)
     if checkpointer and resumed_from_step < config.num_steps:
       _save(checkpointer, final)
-    samples, gradients = compiled(
+    samples, gradients, comparison = compiled(
         lambda run_state: (
             trainer.sample(run_state, num_samples),
             trainer.sample_gradients(run_state, num_samples) if sample_gradients else None,
+            trainer.compare(run_state) if two_sample_tests else None,
         ),
         state,
     )(state)
-    samples, gradients = jax.tree.map(lambda x: x[:num_runs], _to_host((samples, gradients)))
+    samples, gradients, comparison = jax.tree.map(
+        lambda x: x[:num_runs], _to_host((samples, gradients, comparison))
+    )
   return SweepResult(
       objectives=tuple(config.objectives[i] for i in objective_index),
       seeds=seeds,
@@ -399,6 +409,7 @@ def run_sweep(
       final_state=final.state,
       samples=samples,
       sample_gradients=gradients,
+      two_sample=comparison,
       compile_seconds=compile_seconds,
       train_seconds=train_seconds,
       resumed_from_step=resumed_from_step,

@@ -21,6 +21,10 @@ TINY = (
     "--config.mmd_samples=100",
     "--config.generator.hidden_sizes=(16,16)",
     "--config.discriminator.hidden_sizes=(16,16)",
+    "--config.two_sample.num_samples=50",
+    "--config.two_sample.num_permutations=50",
+    "--config.two_sample.classifier.hidden_sizes=(8,)",
+    "--config.two_sample.classifier.num_steps=10",
 )
 TINY_THEORY = (
     "--config=experiments/configs/theory.py",

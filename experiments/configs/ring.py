@@ -2,6 +2,8 @@
 
 import ml_collections
 
+from experiments.configs import two_sample_config
+
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -47,4 +49,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_samples = 2500
   config.mmd_samples = 1000
   config.mmd_bandwidth = 0.1
+  # The final generators against held-out data: MMD and classifier tests, precision/recall.
+  config.two_sample = two_sample_config(num_samples=1000)
   return config
