@@ -1,7 +1,8 @@
-"""VAEs and IWAEs on the binarized digits: test log-likelihood, active units, and the
-encoder's gap split into approximation and amortization.
+"""VAEs and IWAEs on the binarized digits: test log-likelihood, active units, the encoder's
+gap split into approximation and amortization, and the samples against the test images.
 
-Writes to the workdir: config.json; results.csv (a row per k and seed: the test metrics);
+Writes to the workdir: config.json; results.csv (a row per k and seed: the test metrics
+and the two-sample tests of the model's samples);
 curves.csv (the validation bounds every eval_every steps); summary.md (mean ± standard
 error over seeds per k); curves.png; samples.png and reconstructions.png (seed
 first_seed of each k).
@@ -15,7 +16,7 @@ import numpy as np
 from absl import logging
 
 from experiments import plots, workdir as workdir_lib
-from gan_theory import sweep, vae_train
+from gan_theory import sweep, two_sample, vae_train
 from gan_theory.digits import SIDE, binarized_digits
 from gan_theory.metrics import mean_and_stderr
 
@@ -43,7 +44,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
     params, seed = run
     return test(params, jax.random.key(seed))
 
-  curves, results, pictures, seconds = {}, {}, {}, {}
+  curves, results, pictures, comparisons, seconds = {}, {}, {}, {}, {}
   for k in config.num_importance_samples:
     start = time.perf_counter()
     train = vae_train.make_train(config, k, data)
@@ -51,7 +52,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
         lambda seed: train(jax.random.key(seed)), seeds.astype(np.uint32), config.vmap_size
     )
     trained = time.perf_counter()
-    results[k], pictures[k] = sweep.map_runs(
+    results[k], pictures[k], comparisons[k] = sweep.map_runs(
         test_run, (params, seeds.astype(np.uint32)), config.vmap_size
     )
     seconds[k] = (trained - start, time.perf_counter() - trained)
@@ -61,9 +62,11 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   if jax.process_index() != 0:
     return
   steps = config.eval_every * np.arange(config.num_steps // config.eval_every + 1)
-  workdir_lib.write_text(path / "results.csv", _results_csv(seeds, results))
+  workdir_lib.write_text(path / "results.csv", _results_csv(seeds, results, comparisons))
   workdir_lib.write_text(path / "curves.csv", _curves_csv(seeds, steps, curves))
-  workdir_lib.write_text(path / "summary.md", _summary_md(config, results, seconds))
+  workdir_lib.write_text(
+      path / "summary.md", _summary_md(config, results, comparisons, seconds)
+  )
   workdir_lib.write_figure(
       path / "curves.png",
       plots.curves_figure(
@@ -99,10 +102,10 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
 
 
-def _results_csv(seeds, results) -> str:
+def _results_csv(seeds, results, comparisons) -> str:
   return workdir_lib.csv_text(
-      ["k", "seed", *vae_train.TestMetrics._fields],
-      ([k, int(seed), *(f"{field[s]:.9g}" for field in metrics)]
+      ["k", "seed", *vae_train.TestMetrics._fields, *two_sample.Evaluation._fields],
+      ([k, int(seed), *(f"{field[s]:.9g}" for field in (*metrics, *comparisons[k]))]
        for k, metrics in results.items() for s, seed in enumerate(seeds)),
   )
 
@@ -116,7 +119,7 @@ def _curves_csv(seeds, steps, curves) -> str:
   )
 
 
-def _summary_md(config, results, seconds) -> str:
+def _summary_md(config, results, comparisons, seconds) -> str:
   columns = {
       f"test log p(x) (L_{config.evaluation.num_samples})": ("log_likelihood", 2),
       "test ELBO": ("elbo", 2),
@@ -140,6 +143,18 @@ def _summary_md(config, results, seconds) -> str:
                                    "encoder_elbo", "mean_field_last_change"))
     ]
     gap_rows.append(f"| {k} | " + " | ".join(cells) + " |")
+  sample_fields = ("mmd_p_value", "classifier_accuracy", "precision", "recall", "coverage")
+  sample_rows = []
+  for k, comparison in comparisons.items():
+    rejected = [int(np.sum(getattr(comparison, f"{test}_p_value") <= 0.05))
+                for test in ("mmd", "classifier")]
+    cells = [
+        f"{float(m):.3f} ± {float(s):.1g}"
+        for m, s in (mean_and_stderr(np.asarray(getattr(comparison, field), np.float64))
+                     for field in sample_fields)
+    ]
+    sample_rows.append(f"| {k} | {rejected[0]}/{len(comparison.mmd2)} |"
+                       f" {rejected[1]}/{len(comparison.mmd2)} | " + " | ".join(cells) + " |")
   evaluation, mean_field = config.evaluation, config.mean_field
   return "\n".join([
       "# VAEs and IWAEs on the binarized digits",
@@ -172,6 +187,18 @@ def _summary_md(config, results, seconds) -> str:
       "| k | log p(x) | L[q*] | L[q] | last rise of L[q*] |",
       "|---:|---:|---:|---:|---:|",
       *gap_rows,
+      "",
+      "## The samples against the test images",
+      "",
+      f"{config.two_sample.num_samples} binary samples per model (z ~ p(z), x ~ p(x | z))"
+      f" against as many test images: the MMD permutation test, the classifier test"
+      f" (held-out accuracy, 0.5 when indistinguishable) and k ="
+      f" {config.two_sample.num_neighbours} precision/recall/coverage. 'rejects': seeds"
+      " with p <= 0.05.",
+      "",
+      "| k | MMD rejects | classifier rejects | " + " | ".join(sample_fields) + " |",
+      "|---:|---:|---:|" + "---:|" * len(sample_fields),
+      *sample_rows,
       "",
       "## Time",
       "",

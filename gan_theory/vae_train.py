@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from gan_theory import networks, vae
+from gan_theory import networks, two_sample, vae
 from gan_theory.digits import NUM_PIXELS, Split
 from gan_theory.validation import (
     ConfigError,
@@ -151,6 +151,8 @@ def validate(config: ml_collections.ConfigDict, data: Split) -> None:
   check_int(config, "mean_field.num_samples")
   check_positive(config, "mean_field.learning_rate")
   _check_at_most(config, "num_pictures", len(data.test), "the number of test images")
+  two_sample.validate(config, "two_sample")
+  _check_at_most(config, "two_sample.num_samples", len(data.test), "the number of test images")
 
 
 class _Model(NamedTuple):
@@ -252,8 +254,11 @@ def make_train(
 
 def make_test(
     config: ml_collections.ConfigDict, data: Split
-) -> Callable[[Params, jax.Array], tuple[TestMetrics, Pictures]]:
-  """Returns ``test(params, key) -> (metrics, pictures)`` for one trained run.
+) -> Callable[[Params, jax.Array], tuple[TestMetrics, Pictures, two_sample.Evaluation]]:
+  """Returns ``test(params, key) -> (metrics, pictures, comparison)`` for one trained run.
+
+  ``comparison`` holds every two-sample test of ``two_sample.num_samples`` binary images
+  sampled from the model (``z ~ p(z)``, then ``x ~ p(x | z)``) against as many test images.
 
   Each test image's ``N`` importance weights are made ``chunk_size`` at a time
   (:func:`gan_theory.vae.importance_estimates`), and the images follow one another
@@ -274,8 +279,20 @@ def make_test(
 
     return vae.importance_estimates(log_weights_of, key, num_samples, chunk_size)
 
+  compare_samples = two_sample.make_evaluate(config.two_sample)
+  num_compared = config.two_sample.num_samples
+
+  def compare(params, key):
+    latent_key, pixel_key, test_key = jax.random.split(key, 3)
+    latents = jax.random.normal(latent_key, (num_compared, model.latent_dim))
+    logits = model.decoder.apply(params.decoder, latents)
+    samples = jax.random.bernoulli(pixel_key, jax.nn.sigmoid(logits)).astype(jnp.float32)
+    return compare_samples(test_key, test_images[:num_compared], samples)
+
   def test(params, key):
-    estimate_key, mean_field_key, picture_key = (jax.random.fold_in(key, i) for i in range(3))
+    estimate_key, mean_field_key, picture_key, compare_key = (
+        jax.random.fold_in(key, i) for i in range(4)
+    )
     posteriors = model.encoder.apply(params.encoder, test_images)
 
     def per_image(args):
@@ -326,6 +343,6 @@ def make_test(
             model.decoder.apply(params.decoder, posteriors.mean[: config.num_pictures])
         ),
     )
-    return metrics, pictures
+    return metrics, pictures, compare(params, compare_key)
 
   return test

@@ -24,6 +24,8 @@ GAN_SWEEP_BAD_INPUTS = (
     ("unknown_activation", {"generator.activation": "swish2"},
      "config.generator.activation='swish2' is not allowed"),
     ("unknown_optimizer", {"optimizer.name": "adamw"}, "config.optimizer.name='adamw'"),
+    ("zero_classifier_learning_rate", {"two_sample.classifier.learning_rate": 0.0},
+     "config.two_sample.classifier.learning_rate=0.0 must be a positive number"),
     ("zero_seeds", {"num_seeds": 0}, "config.num_seeds=0 must be a positive integer"),
     ("zero_hidden_size", {"discriminator.hidden_sizes": (0,)},
      "config.discriminator.hidden_sizes"),
@@ -80,6 +82,8 @@ DIGITS_BAD_INPUTS = (
      "config.mean_field.num_images=251 must be at most 250"),
     ("negative_threshold", {"evaluation.active_unit_threshold": -0.01},
      "config.evaluation.active_unit_threshold=-0.01 must be a positive number"),
+    ("more_samples_than_test_images", {"two_sample.num_samples": 300},
+     "config.two_sample.num_samples=300 must be at most 250, the number of test images"),
 )
 LIKELIHOOD_VS_SAMPLES_BAD_INPUTS = (
     ("zero_dim", {"dims": (2, 0)}, "config.dims=(2, 0)"),

@@ -60,6 +60,10 @@ TINY_DIGITS = (
     "--config.mean_field.num_images=3",
     "--config.mean_field.num_steps=10",
     "--config.num_pictures=4",
+    "--config.two_sample.num_samples=40",
+    "--config.two_sample.num_permutations=50",
+    "--config.two_sample.classifier.hidden_sizes=(8,)",
+    "--config.two_sample.classifier.num_steps=10",
 )
 TINY_LIKELIHOOD_VS_SAMPLES = (
     "--config=experiments/configs/likelihood_vs_samples.py",

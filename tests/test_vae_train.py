@@ -67,7 +67,7 @@ class TestTest(absltest.TestCase):
     config = tiny_digits_config()
     params, _ = _trained(5)
     test = vae_train.make_test(config, DATA)
-    metrics, pictures = sweep.map_runs(
+    metrics, pictures, comparison = sweep.map_runs(
         lambda run: test(run[0], jax.random.key(run[1])), (params, np.arange(2, dtype=np.uint32))
     )
     chex.assert_tree_all_finite(metrics)
@@ -85,6 +85,10 @@ class TestTest(absltest.TestCase):
     chex.assert_shape(pictures.samples, (2, 4, 64))
     chex.assert_shape(pictures.reconstructions, (2, 4, 64))
     self.assertTrue(np.all((pictures.samples >= 0) & (pictures.samples <= 1)))
+    # Every two-sample statistic of 40 samples against 40 test images, per run.
+    chex.assert_shape(tuple(comparison), ((2,),) * len(comparison))
+    chex.assert_tree_all_finite(comparison)
+    np.testing.assert_array_less(0.0, comparison.mmd_p_value)
 
 
 class ValidateTest(absltest.TestCase):

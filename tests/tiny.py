@@ -37,5 +37,9 @@ def tiny_digits_config(**overrides) -> ml_collections.ConfigDict:
   config.mean_field.num_images = 8
   config.mean_field.num_steps = 200
   config.num_pictures = 4
+  config.two_sample.num_samples = 40
+  config.two_sample.num_permutations = 50
+  config.two_sample.classifier.hidden_sizes = (8,)
+  config.two_sample.classifier.num_steps = 10
   config.update_from_flattened_dict(overrides)
   return config

@@ -8,6 +8,8 @@ on the first mean_field.num_images test images.
 
 import ml_collections
 
+from experiments.configs import two_sample_config
+
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -33,4 +35,6 @@ def get_config() -> ml_collections.ConfigDict:
       num_images=100, num_steps=2000, num_samples=16, learning_rate=0.05,
   ))
   config.num_pictures = 64  # Decoded prior samples, and test images with reconstructions.
+  # Binary samples of each model against the 250 test images, by every two-sample test.
+  config.two_sample = two_sample_config(num_samples=250)
   return config
