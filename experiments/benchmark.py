@@ -12,6 +12,10 @@ from XLA's memory analysis, and, for comparison, the run-steps per second of one
 over all runs. Every ratio is to a baseline measured in the same process. Each period
 ends with an evaluation, as in a sweep.
 
+Then the MMD permutation test (``gan_theory.two_sample``) of ``--mmd_points`` points a
+side with ``--mmd_permutations`` permutations, against a plain numpy loop over
+permutations on the same kernel matrix, timed over ``--numpy_permutations`` of them.
+
 With ``--cpu_devices``, it then measures the same sweep of ``--device_runs`` runs on
 1, 2, 4, ... virtual CPU devices, each count in a subprocess of its own (the device
 count is fixed when JAX starts), against the first count.
@@ -31,11 +35,12 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from absl import app, flags
 from jax.sharding import NamedSharding, PartitionSpec
 from ml_collections import config_flags
 
-from gan_theory import gan, sweep
+from gan_theory import gan, sweep, two_sample
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(Path(__file__).parent / "configs" / "ring.py"),
@@ -55,6 +60,13 @@ _CPU_DEVICES = flags.DEFINE_list(
     "cpu_devices", [], "Virtual CPU device counts to measure --device_runs runs on."
 )
 _DEVICE_RUNS = flags.DEFINE_integer("device_runs", 64, "Runs of the --cpu_devices sweeps.")
+_MMD_POINTS = flags.DEFINE_integer("mmd_points", 2000, "Points per side of the MMD test.")
+_MMD_PERMUTATIONS = flags.DEFINE_integer(
+    "mmd_permutations", 1000, "Permutations of the MMD test."
+)
+_NUMPY_PERMUTATIONS = flags.DEFINE_integer(
+    "numpy_permutations", 20, "Permutations the numpy baseline is timed over."
+)
 _JSON = flags.DEFINE_bool(
     "json", False, "Only measure the --runs sweeps; print one JSON line each (for subprocesses)."
 )
@@ -191,8 +203,50 @@ def main(argv: list[str]) -> None:
           f" {figures['flops'] / peak:.1%} | {figures['run_steps'] / loop_rate:.2f}x |"
           f" {figures['memory_per_run'] / 2**20:.2f} | {one_vmap} |")
 
+  _permutation_test()
   if _CPU_DEVICES.value:
     _device_scaling(peak, period_flops)
+
+
+def _numpy_mmd2(kernel: np.ndarray, first: np.ndarray) -> float:
+  """The unbiased MMD^2 of the pooled sample split into ``first`` and the rest."""
+  second = np.setdiff1d(np.arange(len(kernel)), first)
+  k_xx, k_yy = kernel[np.ix_(first, first)], kernel[np.ix_(second, second)]
+  n, m = len(first), len(second)
+  return ((k_xx.sum() - np.trace(k_xx)) / (n * (n - 1))
+          + (k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+          - 2 * kernel[np.ix_(first, second)].mean())
+
+
+def _permutation_test() -> None:
+  """The MMD permutation test against a numpy loop over permutations of one kernel matrix."""
+  n, permutations = _MMD_POINTS.value, _MMD_PERMUTATIONS.value
+  x = jax.random.normal(jax.random.key(0), (n, 2))
+  y = jax.random.normal(jax.random.key(1), (n, 2)) + 0.1
+  test = jax.jit(two_sample.mmd_permutation_test, static_argnames="num_permutations")
+  start = time.perf_counter()
+  jax.block_until_ready(test(jax.random.key(2), x, y, num_permutations=permutations))
+  first_call = time.perf_counter() - start
+  seconds, _ = _time(
+      lambda: test(jax.random.key(2), x, y, num_permutations=permutations), _MIN_SECONDS.value
+  )
+  # The baseline is given the kernel matrix (and the bandwidth) for free.
+  pooled = np.concatenate([np.asarray(x), np.asarray(y)])
+  bandwidth = float(two_sample.median_heuristic(x, y))
+  squared = np.sum((pooled[:, None] - pooled[None]) ** 2, axis=-1)
+  kernel = np.exp(-squared / (2 * bandwidth**2))
+  rng = np.random.default_rng(0)
+  start = time.perf_counter()
+  for _ in range(_NUMPY_PERMUTATIONS.value):
+    _numpy_mmd2(kernel, rng.permutation(2 * n)[:n])
+  per_permutation = (time.perf_counter() - start) / _NUMPY_PERMUTATIONS.value
+  print()
+  print(f"MMD permutation test, {n} points a side (2-D), {permutations} permutations, median"
+        f" bandwidth: {seconds:.2f} s per test ({first_call:.1f} s for the first call, with"
+        f" compilation); numpy loop over permutations of the same kernel matrix:"
+        f" {per_permutation * 1e3:.1f} ms per permutation (timed over"
+        f" {_NUMPY_PERMUTATIONS.value}), {per_permutation * permutations:.1f} s for"
+        f" {permutations}: {per_permutation * permutations / seconds:.1f}x the jitted test")
 
 
 def _device_scaling(peak: float, period_flops: float) -> None:

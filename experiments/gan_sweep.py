@@ -2,8 +2,9 @@
 
 Writes to the workdir: config.json (first, to claim it), checkpoints/ (snapshots of
 the sweep, to resume from), then results.csv (a row per objective, seed and evaluation
-step), two_sample.csv (a row per run: the final generator against held-out data by the MMD
-and classifier two-sample tests and precision/recall), summary.md (final metrics, mean ± standard error over seeds), samples.png,
+step), two_sample.csv (with config.two_sample_tests, a row per run: the final generator
+against held-out data by the MMD and classifier two-sample tests and precision/recall),
+summary.md (final metrics, mean ± standard error over seeds), samples.png,
 curves.png and gradient_share.png (which samples of the final generators the gradient
 comes from, against D(G(z))). With a flow generator, the metrics include the held-out negative
 log-likelihood and the divergences, and summary.md starts with the headline table. On
@@ -207,7 +208,8 @@ def _summary_md(
         "## Every metric",
     ]
   lines += ["", *_table(config, result, names)]
-  lines += ["", *_two_sample_section(config, result)]
+  if config.two_sample_tests:
+    lines += ["", *_two_sample_section(config, result)]
   lines += ["", *_gradient_share_section(shares, result.samples.shape[1])]
   steps_run = config.num_steps - result.resumed_from_step
   timing = (
@@ -233,7 +235,7 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   with SweepCheckpoints(path / CHECKPOINTS) as checkpointer:
     result = sweep.run_sweep(
         config, on_progress=_log_progress, checkpointer=checkpointer, sample_gradients=True,
-        two_sample_tests=True,
+        two_sample_tests=config.two_sample_tests,
     )
   if jax.process_index() != 0:
     return
@@ -256,7 +258,8 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
 
   shares = _gradient_shares(result)
   workdir_lib.write_text(path / "results.csv", _results_csv(result, names))
-  workdir_lib.write_text(path / "two_sample.csv", _two_sample_csv(result))
+  if config.two_sample_tests:
+    workdir_lib.write_text(path / "two_sample.csv", _two_sample_csv(result))
   workdir_lib.write_text(path / "summary.md", _summary_md(config, result, shares))
   workdir_lib.write_figure(
       path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes))

@@ -229,6 +229,8 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f" config.eval_every={config.eval_every} (or 0: only at the end)"
     )
   check_positive(config, "mmd_bandwidth")
+  if not isinstance(config.two_sample_tests, bool):
+    raise ConfigError(f"config.two_sample_tests={config.two_sample_tests!r} must be True or False")
   two_sample.validate(config, "two_sample")
   for network in ("generator", "discriminator"):
     check_positive_ints(config, f"{network}.hidden_sizes")

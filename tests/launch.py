@@ -10,8 +10,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Shrunken configs, as launcher overrides: the GAN sweep's (the default config) and the
-# theory experiment's.
+# Shrunken configs, as launcher overrides: the GAN sweep's (the default config; without the
+# two-sample tests, whose compilation the tiny sweep test alone pays for) and the other
+# experiments'.
 TINY = (
     "--config.num_seeds=2",
     "--config.num_steps=20",
@@ -21,6 +22,7 @@ TINY = (
     "--config.mmd_samples=100",
     "--config.generator.hidden_sizes=(16,16)",
     "--config.discriminator.hidden_sizes=(16,16)",
+    "--config.two_sample_tests=false",
     "--config.two_sample.num_samples=50",
     "--config.two_sample.num_permutations=50",
     "--config.two_sample.classifier.hidden_sizes=(8,)",
@@ -67,14 +69,14 @@ TINY_DIGITS = (
 )
 TINY_LIKELIHOOD_VS_SAMPLES = (
     "--config=experiments/configs/likelihood_vs_samples.py",
-    "--config.dims=(2,30)",
+    "--config.dims=(30,)",
     "--config.num_train=100",
     "--config.num_replicates=2",
     "--config.two_sample.num_samples=40",
     "--config.two_sample.num_permutations=50",
     "--config.two_sample.classifier.hidden_sizes=(8,)",
     "--config.two_sample.classifier.num_steps=20",
-    "--config.calibration.sample_sizes=(10,20)",
+    "--config.calibration.sample_sizes=(10,)",
     "--config.calibration.num_replicates=10",
 )
 

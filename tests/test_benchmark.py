@@ -21,14 +21,16 @@ class BenchmarkTest(absltest.TestCase):
     process = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", "--runs=3", "--steps_per_call=2",
          "--min_seconds=0", "--matmul_size=128", "--one_vmap_up_to=0", "--cpu_devices=2",
-         "--device_runs=3", *TINY],
+         "--device_runs=3", "--mmd_points=50", "--mmd_permutations=20",
+         "--numpy_permutations=2", *TINY],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])
     for figure in ("model: ring config, generator and discriminator (16, 16) relu MLPs, batch 32",
                    "f32 matmul peak", "MFLOP per training step", "Python loop over a jitted step",
                    "| 3 | 1 x 3 |", "3 runs on virtual CPU devices",
-                   "| 2 | 2 x 2 |"):
+                   "| 2 | 2 x 2 |", "MMD permutation test, 50 points a side",
+                   "numpy loop over permutations"):
       self.assertIn(figure, process.stdout)
 
 

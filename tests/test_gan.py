@@ -6,6 +6,7 @@ import math
 import chex
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 from absl.testing import absltest, parameterized
 
@@ -282,6 +283,12 @@ class ValidateTest(parameterized.TestCase):
       gan.make_trainer(config)
     self.assertNotIn("\n", str(raised.exception))
     self.assertIn(message, str(raised.exception))
+
+  def test_two_sample_tests_must_be_a_bool(self):
+    # A config built from a plain dict has no type lock: 1 would pass for True.
+    config = ml_collections.ConfigDict(tiny_config().to_dict() | {"two_sample_tests": 1})
+    with self.assertRaisesRegex(ConfigError, r"^config.two_sample_tests=1 must be True or False$"):
+      gan.validate(config)
 
 
 if __name__ == "__main__":

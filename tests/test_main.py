@@ -29,9 +29,9 @@ class LauncherTest(absltest.TestCase):
 
   def test_tiny_sweep_writes_every_output_and_reruns(self):
     workdir = Path(self.create_tempdir().full_path) / "ring"
-    process = launch(
-        f"--workdir={workdir}", *TINY, "--config.objectives=minimax,maximum_likelihood"
-    )
+    with_tests = (*TINY, "--config.objectives=minimax,maximum_likelihood",
+                  "--config.two_sample_tests=true")
+    process = launch(f"--workdir={workdir}", *with_tests)
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
     self.assertCountEqual([p.name for p in workdir.iterdir()], gan_sweep.OUTPUTS)
     self.assertIn("run-steps/s", process.stderr)  # Progress logging.
@@ -50,18 +50,25 @@ class LauncherTest(absltest.TestCase):
                      {(o, s, t) for o in ("minimax", "maximum_likelihood")
                       for s in ("0", "1") for t in ("0", "10", "20")})
 
+    with open(workdir / "two_sample.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual([(r["objective"], r["seed"]) for r in rows],
+                     [(o, s) for o in ("minimax", "maximum_likelihood") for s in ("0", "1")])
+    for row in rows:
+      self.assertTrue(0 < float(row["mmd_p_value"]) <= 1, row)
+      self.assertTrue(0 <= float(row["classifier_accuracy"]) <= 1, row)
+
     summary = (workdir / "summary.md").read_text()
     self.assertIn("| minimax | 2 |", summary)
     self.assertIn("| maximum_likelihood | 2 |", summary)
+    self.assertIn("## The final generators against held-out data", summary)
     for name in ("samples.png", "curves.png"):
       self.assertEqual((workdir / name).read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
     self.assertEqual(os.stat(workdir / "results.csv").st_mode & 0o044, 0o044)
 
     # The same config again: allowed; it resumes from the final checkpoint, same results.
     before = (workdir / "results.csv").read_text()
-    process = launch(
-        f"--workdir={workdir}", *TINY, "--config.objectives=minimax,maximum_likelihood"
-    )
+    process = launch(f"--workdir={workdir}", *with_tests)
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
     self.assertEqual((workdir / "results.csv").read_text(), before)
 
@@ -76,6 +83,8 @@ class LauncherTest(absltest.TestCase):
     self.assertEqual(json.loads((workdir / "config.json").read_text())["first_seed"], 7)
     with open(workdir / "results.csv") as f:
       self.assertEqual({row["seed"] for row in csv.DictReader(f)}, {"7", "8"})
+    # Without the two-sample tests: the other config's two_sample.csv is gone, none new.
+    self.assertFalse((workdir / "two_sample.csv").exists())
 
 
   def test_tiny_theory_writes_every_output(self):
@@ -145,7 +154,7 @@ class LauncherTest(absltest.TestCase):
       rows = list(csv.DictReader(f))
     self.assertEqual(
         [(r["dim"], r["model"], r["replicate"]) for r in rows],
-        [(d, m, r) for d in ("2", "30") for r in ("0", "1")
+        [(d, m, r) for d in ("30",) for r in ("0", "1")
          for m in ("data", "memorizer", "noisy")],
     )
     for row in rows:
@@ -155,7 +164,7 @@ class LauncherTest(absltest.TestCase):
       rows = list(csv.DictReader(f))
     self.assertEqual(
         [(r["sample_size"], r["hypothesis"], r["replicate"]) for r in rows],
-        [(n, h, str(r)) for n in ("10", "20") for r in range(10) for h in ("null", "shift")],
+        [(n, h, str(r)) for n in ("10",) for r in range(10) for h in ("null", "shift")],
     )
     summary = (workdir / "summary.md").read_text()
     self.assertIn("## The tests' calibration: 10 replicates per sample size", summary)

@@ -49,6 +49,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_samples = 2500
   config.mmd_samples = 1000
   config.mmd_bandwidth = 0.1
-  # The final generators against held-out data: MMD and classifier tests, precision/recall.
+  # The final generators against held-out data: MMD and classifier tests, precision/recall
+  # (two_sample.csv); False skips them and their compilation (a classifier per run).
+  config.two_sample_tests = True
   config.two_sample = two_sample_config(num_samples=1000)
   return config
