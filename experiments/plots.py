@@ -381,5 +381,7 @@ def power_figure(
     ax.plot(n, power, "o-", c=f"C{index}", ms=3, label=f"{test}: power")
     ax.plot(n, null, "x:", c=f"C{index}", label=f"{test}: type-I error")
   ax.set(xscale="log", xlabel="points per side n", ylabel="rejection rate", ylim=(-0.02, 1.02))
+  ax.set_xticks(n, [str(size) for size in sample_sizes])
+  ax.minorticks_off()
   ax.legend(fontsize=7)
   return figure
