@@ -5,6 +5,14 @@ import ml_collections
 from experiments.configs import digits, ring
 
 
+def _shrink_two_sample(config: ml_collections.ConfigDict, num_samples: int) -> None:
+  """Few samples and permutations and a small, short-trained classifier."""
+  config.two_sample.num_samples = num_samples
+  config.two_sample.num_permutations = 50
+  config.two_sample.classifier.hidden_sizes = (8,)
+  config.two_sample.classifier.num_steps = 10
+
+
 def tiny_config(**overrides) -> ml_collections.ConfigDict:
   config = ring.get_config()
   config.num_seeds = 2
@@ -15,10 +23,7 @@ def tiny_config(**overrides) -> ml_collections.ConfigDict:
   config.mmd_samples = 100
   config.generator.hidden_sizes = (16, 16)
   config.discriminator.hidden_sizes = (16, 16)
-  config.two_sample.num_samples = 50
-  config.two_sample.num_permutations = 50
-  config.two_sample.classifier.hidden_sizes = (8,)
-  config.two_sample.classifier.num_steps = 10
+  _shrink_two_sample(config, num_samples=50)
   config.update_from_flattened_dict(overrides)
   return config
 
@@ -37,9 +42,6 @@ def tiny_digits_config(**overrides) -> ml_collections.ConfigDict:
   config.mean_field.num_images = 8
   config.mean_field.num_steps = 200
   config.num_pictures = 4
-  config.two_sample.num_samples = 40
-  config.two_sample.num_permutations = 50
-  config.two_sample.classifier.hidden_sizes = (8,)
-  config.two_sample.classifier.num_steps = 10
+  _shrink_two_sample(config, num_samples=40)
   config.update_from_flattened_dict(overrides)
   return config
