@@ -18,7 +18,13 @@ from absl import logging
 from experiments import plots, workdir as workdir_lib
 from gan_theory import distributions, sweep, two_sample
 from gan_theory.metrics import binomial_interval, mean_and_stderr
-from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
+from gan_theory.validation import (
+    ConfigError,
+    check_fraction,
+    check_int,
+    check_positive,
+    check_positive_ints,
+)
 
 OUTPUTS = (
     "config.json", "study.csv", "calibration.csv", "summary.md", "study.png", "calibration.png",
@@ -34,14 +40,6 @@ _FLOATS_PER_BATCH = 1 << 24
 _STUDY, _CALIBRATION = 0, 1
 
 
-def _check_fraction(config: ml_collections.ConfigDict, field: str) -> None:
-  value = config
-  for part in field.split("."):
-    value = value[part]
-  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
-    raise ConfigError(f"config.{field}={value!r} must be a number in (0, 1)")
-
-
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks every field the experiment reads.
 
@@ -55,7 +53,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   check_positive(config, "target.std")
   check_int(config, "num_train")
   check_positive(config, "memorizer_variance")
-  _check_fraction(config, "signal_weight")
+  check_fraction(config, "signal_weight")
   check_int(config, "num_replicates")
   two_sample.validate(config, "two_sample")
   check_int(config, "calibration.dim")
@@ -69,7 +67,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
           f" each must be at least {smallest}"
       )
   check_int(config, "calibration.num_replicates")
-  _check_fraction(config, "calibration.alpha")
+  check_fraction(config, "calibration.alpha")
   check_int(config, "vmap_size", minimum=0)
 
 
@@ -174,12 +172,9 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
   logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
 
 
-def _p_values(evaluation: two_sample.Evaluation, test: str) -> np.ndarray:
-  return np.asarray(getattr(evaluation, f"{test}_p_value"))
-
-
 def _rejection_rate(config, evaluation, hypothesis: int, test: str) -> float:
-  return float(np.mean(_p_values(evaluation, test)[:, hypothesis] <= config.calibration.alpha))
+  p_values = np.asarray(getattr(evaluation, f"{test}_p_value"))[:, hypothesis]
+  return float(np.mean(p_values <= config.calibration.alpha))
 
 
 def _study_csv(config, study) -> str:
@@ -249,10 +244,9 @@ def _summary_md(config, study, rejections) -> str:
     for m, model in enumerate(MODELS):
       mean, stderr = mean_and_stderr(log_likelihood[:, m])
       cells = [f"{float(mean):.2f} ± {float(stderr):.2g}"]
-      for field, digits in (("mmd_p_value", 3), ("classifier_accuracy", 3), ("precision", 3),
-                            ("recall", 3), ("density", 3), ("coverage", 3)):
-        value = float(np.mean(getattr(evaluation, field)[:, m]))
-        cells.append(f"{value:.{digits}f}")
+      for field in ("mmd_p_value", "classifier_accuracy", "precision", "recall", "density",
+                    "coverage"):
+        cells.append(f"{float(np.mean(getattr(evaluation, field)[:, m])):.3f}")
       study_rows.append(f"| {dim} | {model} | {' | '.join(cells)} |")
     bound = log_likelihood[:, 0] + math.log(config.signal_weight)
     noisy = log_likelihood[:, MODELS.index("noisy")]

@@ -119,6 +119,12 @@ def _curves_csv(seeds, steps, curves) -> str:
   )
 
 
+def _cells(metrics, field: str, digits: int) -> str:
+  """``mean ± standard error`` over seeds of one field of a NamedTuple of ``[seeds]`` arrays."""
+  mean, stderr = mean_and_stderr(np.asarray(getattr(metrics, field), np.float64))
+  return f"{float(mean):.{digits}f} ± {float(stderr):.1g}"
+
+
 def _summary_md(config, results, comparisons, seconds) -> str:
   columns = {
       f"test log p(x) (L_{config.evaluation.num_samples})": ("log_likelihood", 2),
@@ -127,34 +133,24 @@ def _summary_md(config, results, comparisons, seconds) -> str:
       "approximation gap": ("approximation_gap", 3),
       "amortization gap": ("amortization_gap", 3),
   }
-  rows = []
-  for k, metrics in results.items():
-    cells = []
-    for field, digits in columns.values():
-      mean, stderr = mean_and_stderr(np.asarray(getattr(metrics, field), np.float64))
-      cells.append(f"{float(mean):.{digits}f} ± {float(stderr):.1g}")
-    rows.append(f"| {k} | " + " | ".join(cells) + " |")
-  gap_rows = []
-  for k, metrics in results.items():
-    cells = [
-        f"{float(m):.3f} ± {float(s):.1g}"
-        for m, s in (mean_and_stderr(np.asarray(getattr(metrics, field), np.float64))
-                     for field in ("mean_field_log_likelihood", "mean_field_elbo",
-                                   "encoder_elbo", "mean_field_last_change"))
-    ]
-    gap_rows.append(f"| {k} | " + " | ".join(cells) + " |")
+  rows = [
+      f"| {k} | " + " | ".join(_cells(metrics, *column) for column in columns.values()) + " |"
+      for k, metrics in results.items()
+  ]
+  gap_fields = ("mean_field_log_likelihood", "mean_field_elbo", "encoder_elbo",
+                "mean_field_last_change")
+  gap_rows = [
+      f"| {k} | " + " | ".join(_cells(metrics, field, 3) for field in gap_fields) + " |"
+      for k, metrics in results.items()
+  ]
   sample_fields = ("mmd_p_value", "classifier_accuracy", "precision", "recall", "coverage")
   sample_rows = []
   for k, comparison in comparisons.items():
-    rejected = [int(np.sum(getattr(comparison, f"{test}_p_value") <= 0.05))
+    runs = len(comparison.mmd2)
+    rejected = [f"{int(np.sum(getattr(comparison, f'{test}_p_value') <= 0.05))}/{runs}"
                 for test in ("mmd", "classifier")]
-    cells = [
-        f"{float(m):.3f} ± {float(s):.1g}"
-        for m, s in (mean_and_stderr(np.asarray(getattr(comparison, field), np.float64))
-                     for field in sample_fields)
-    ]
-    sample_rows.append(f"| {k} | {rejected[0]}/{len(comparison.mmd2)} |"
-                       f" {rejected[1]}/{len(comparison.mmd2)} | " + " | ".join(cells) + " |")
+    cells = [_cells(comparison, field, 3) for field in sample_fields]
+    sample_rows.append(f"| {k} | " + " | ".join(rejected + cells) + " |")
   evaluation, mean_field = config.evaluation, config.mean_field
   return "\n".join([
       "# VAEs and IWAEs on the binarized digits",

@@ -5,10 +5,12 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = [
     "ModeStatistics",
     "binomial_interval",
+    "binomial_log_pmf",
     "concentration_curve",
     "gradient_shares",
     "mean_and_stderr",
@@ -137,6 +139,15 @@ def concentration_curve(weights: jax.Array) -> jax.Array:
   return jnp.cumsum(ordered) / jnp.sum(ordered)
 
 
+def binomial_log_pmf(trials: int, probability: float) -> np.ndarray:
+  """``log P(S = s)`` for ``s = 0 .. trials``, ``S ~ Binomial(trials, probability)``, in float64."""
+  counts = np.arange(trials + 1)
+  log_choose = np.array([
+      math.lgamma(trials + 1) - math.lgamma(c + 1) - math.lgamma(trials - c + 1) for c in counts
+  ])
+  return log_choose + counts * math.log(probability) + (trials - counts) * math.log1p(-probability)
+
+
 def binomial_interval(trials: int, probability: float, level: float = 0.95) -> tuple[int, int]:
   """The central interval of ``Binomial(trials, probability)`` holding at least ``level``.
 
@@ -144,22 +155,9 @@ def binomial_interval(trials: int, probability: float, level: float = 0.95) -> t
   smallest ``high`` with ``P(S > high) <= (1 - level) / 2``. A test of size ``probability``
   rejects, over ``trials`` independent nulls, a number in it with chance at least ``level``.
   """
-  counts = range(trials + 1)
-  log_pmf = [
-      math.lgamma(trials + 1) - math.lgamma(k + 1) - math.lgamma(trials - k + 1)
-      + k * math.log(probability) + (trials - k) * math.log1p(-probability)
-      for k in counts
-  ]
-  pmf = [math.exp(v) for v in log_pmf]
+  pmf = np.exp(binomial_log_pmf(trials, probability))
   tail = (1 - level) / 2
-  below = 0.0
-  low = 0
-  while below + pmf[low] <= tail:
-    below += pmf[low]
-    low += 1
-  above = 0.0
-  high = trials
-  while above + pmf[high] <= tail:
-    above += pmf[high]
-    high -= 1
-  return low, high
+  # P(S < low) for each candidate low, and P(S > high) for each candidate high.
+  below = np.concatenate([[0.0], np.cumsum(pmf)[:-1]])
+  above = np.concatenate([np.cumsum(pmf[::-1])[:-1][::-1], [0.0]])
+  return int(np.flatnonzero(below <= tail)[-1]), int(np.flatnonzero(above <= tail)[0])

@@ -4,7 +4,6 @@ The MMD and its permutation test, the classifier two-sample test (the discrimina
 learned statistic), and precision, recall, density and coverage of samples.
 """
 
-import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -15,6 +14,7 @@ import numpy as np
 import optax
 
 from gan_theory import networks, objectives
+from gan_theory.metrics import binomial_log_pmf
 from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
 
 __all__ = [
@@ -221,11 +221,7 @@ def binomial_p_value(successes: jax.Array, trials: int) -> jax.Array:
   Returns:
     The tails, shaped like ``successes``.
   """
-  counts = np.arange(trials + 1)
-  log_pmf = (
-      math.lgamma(trials + 1) - np.array([math.lgamma(c + 1) + math.lgamma(trials - c + 1)
-                                          for c in counts]) - trials * math.log(2.0)
-  )
+  log_pmf = binomial_log_pmf(trials, 0.5)
   tails = np.exp(np.logaddexp.accumulate(log_pmf[::-1])[::-1])
   return jnp.asarray(tails, jnp.float32)[jnp.asarray(successes, jnp.int32)]
 

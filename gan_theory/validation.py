@@ -72,6 +72,14 @@ def check_positive(config: ml_collections.ConfigDict, field: str) -> float:
   return value
 
 
+def check_fraction(config: ml_collections.ConfigDict, field: str) -> float:
+  """Returns ``config.<field>``, which must be a number strictly between 0 and 1."""
+  value = _get(config, field)
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+    raise ConfigError(f"config.{field}={value!r} must be a number in (0, 1)")
+  return value
+
+
 def check_positive_ints(config: ml_collections.ConfigDict, field: str) -> tuple[int, ...]:
   """Returns ``config.<field>``, a non-empty sequence of positive integers."""
   values = _get(config, field)
