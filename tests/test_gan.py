@@ -11,6 +11,7 @@ import numpy as np
 from absl.testing import absltest, parameterized
 
 from gan_theory import gan, objectives
+from gan_theory.metrics import mean_and_stderr
 from gan_theory.validation import ConfigError
 from tests.tiny import tiny_config
 
@@ -127,13 +128,19 @@ class TrainTest(chex.TestCase):
     chex.assert_shape(samples, (17, 2))
 
   def test_learns_the_ring(self):
-    # 1,500 non-saturating steps on the default networks bring MMD^2 to the ring from
-    # its initial value (about 0.2) down by far more than its evaluation noise.
+    # 1,500 non-saturating steps on 64x64 networks lower MMD^2 to the ring and raise the
+    # modes captured, on average over seeds by far more than the seeds' spread. One seed
+    # would not do: GAN training amplifies float32 rounding, and single runs range from a
+    # ratio of 0.16 to 0.52 of the initial MMD^2 between machines and seeds.
     config = tiny_config(num_steps=1500, eval_every=1500, batch_size=128)
     config.generator.hidden_sizes = config.discriminator.hidden_sizes = (64, 64)
-    _, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), 1)
-    self.assertLess(float(metrics.mmd2[-1]), 0.5 * float(metrics.mmd2[0]))
-    self.assertGreaterEqual(float(metrics.modes[-1]), 4)
+    train = jax.jit(jax.vmap(gan.make_train(config), in_axes=(0, None)))
+    keys = jax.vmap(jax.random.key)(jnp.arange(4))
+    _, metrics = train(keys, OBJECTIVES.index("non_saturating"))
+    for improvement in (-np.log(metrics.mmd2[:, -1] / metrics.mmd2[:, 0]),
+                        metrics.modes[:, -1] - metrics.modes[:, 0]):
+      mean, stderr = mean_and_stderr(improvement)
+      self.assertGreater(float(mean), 4 * float(stderr), improvement)
 
 
 def _tiny_flow_config(**overrides):
@@ -161,11 +168,14 @@ class FlowGeneratorTest(chex.TestCase):
     chex.assert_tree_all_finite(metrics)
     # The mle cost on the evaluation data is the held-out NLL itself.
     np.testing.assert_allclose(metrics.generator_loss, metrics.nll, rtol=1e-6)
-    # 200 steps lower it by far more than four standard errors of the difference.
+    # 200 steps lower it by far more than four standard errors of the difference. One
+    # seed suffices: likelihood ascent is no game, and seeds 0 to 3 drop 0.41 to 0.47 nats
+    # against a standard error of 0.004.
     drop = float(metrics.nll[0] - metrics.nll[-1])
     self.assertGreater(drop, 4 * float(np.hypot(metrics.nll_stderr[0], metrics.nll_stderr[-1])))
-    # NLL - forward KL = -E_data log p_data estimates the data's entropy: for 8 separated
-    # modes, log 8 + log(2 pi e std^2) in 2-D; -log p_data has variance d/2 = 1 per sample.
+    # NLL - forward KL = -E_data log p_data estimates the data's entropy, whatever the
+    # model: for 8 separated modes, log 8 + log(2 pi e std^2) in 2-D; -log p_data has
+    # variance d/2 = 1 per sample.
     entropy = float(metrics.nll[-1] - metrics.forward_kl[-1])
     expected = math.log(8) + math.log(2 * math.pi * math.e * config.ring.std**2)
     self.assertLess(abs(entropy - expected), 4 / math.sqrt(config.eval_samples))
