@@ -44,14 +44,14 @@ class _GradientShares(NamedTuple):
 
 
 def _gradient_shares(result: sweep.SweepResult) -> _GradientShares:
-  """For the objectives that are costs of D(G(z)); mle's gradient comes from data points."""
+  """For the objectives that are costs of D(G(z)) alone; a density's comes from data points."""
   outputs, norms = result.sample_gradients
   share = functools.partial(metrics.gradient_shares, num_bins=_SHARE_BINS)
   shares = jax.vmap(share)(outputs, norms)
   concentration = jax.vmap(metrics.concentration_curve)(norms)
   return _GradientShares(*(
       {objective: values for objective, values in _per_objective(result, np.asarray(x)).items()
-       if objective in objectives.GENERATOR_OBJECTIVES}
+       if not objectives.get(objective).needs_density}
       for x in (shares, concentration)
   ))
 

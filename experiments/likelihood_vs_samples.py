@@ -29,7 +29,7 @@ from gan_theory.validation import (
 OUTPUTS = (
     "config.json", "study.csv", "calibration.csv", "summary.md", "study.png", "calibration.png",
 )
-# p itself, the memorizer p1 and the noisy model p2 of seed 002.
+# p itself, the memorizer p1 and the noisy model p2 of the lecture.
 MODELS = ("data", "memorizer", "noisy")
 # Both samples from N(0, I); the second shifted by shift e_1.
 HYPOTHESES = ("null", "shift")

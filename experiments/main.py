@@ -4,11 +4,16 @@
   python -m experiments.main --config=experiments/configs/grid.py --workdir=results/grid \
       --config.num_seeds=16 --config.objectives=non_saturating,maximum_likelihood
 
+Objectives registered from your own module train by name once the launcher imports it:
+
+  python -m experiments.main --imports=my_objectives --config.objectives=minimax,my_cost ...
+
 On several hosts, run the same command on each, with ``--coordinator_address`` (process
 0's host:port), ``--num_processes`` and this host's ``--process_id``: the runs are
 sharded over the devices of every process, and process 0 writes the results.
 """
 
+import importlib
 import re
 import sys
 from pathlib import Path
@@ -61,6 +66,9 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for the results.", re
 _OVERWRITE = flags.DEFINE_bool(
     "overwrite", False, "Replace results of a different config in --workdir."
 )
+_IMPORTS = flags.DEFINE_list(
+    "imports", [], "Modules to import first, such as ones that register objectives."
+)
 _COORDINATOR_ADDRESS = flags.DEFINE_string(
     "coordinator_address", None, "Multi-host: host:port of process 0, for jax.distributed."
 )
@@ -87,6 +95,19 @@ def _split_name_lists(config) -> None:
 
 
 
+def import_modules(names: list[str]) -> None:
+  """Imports each module in ``names``, for what it registers.
+
+  Raises:
+    ConfigError: naming the module that could not be imported, and why.
+  """
+  for name in names:
+    try:
+      importlib.import_module(name)
+    except Exception as error:  # A user's module may fail in any way; say which, in one line.
+      raise ConfigError(f"--imports: cannot import {name!r}: {error}") from None
+
+
 def _initialize_processes() -> None:
   """Joins the other processes of a multi-host run; nothing to do for one process."""
   num_processes, process_id = _NUM_PROCESSES.value, _PROCESS_ID.value
@@ -111,6 +132,7 @@ def main(argv: list[str]) -> None:
   config = _CONFIG.value
   _split_name_lists(config)
   try:
+    import_modules(_IMPORTS.value)
     experiment = EXPERIMENTS[check_choice(config, "experiment", EXPERIMENTS)]
     _initialize_processes()
     experiment.run(config, _WORKDIR.value, overwrite=_OVERWRITE.value)

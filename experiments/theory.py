@@ -21,7 +21,7 @@ import numpy as np
 from absl import logging
 
 from experiments import plots, workdir as workdir_lib
-from gan_theory import networks, objectives, theory
+from gan_theory import divergences, networks, objectives, theory
 from gan_theory.distributions import GaussianMixture
 from gan_theory.metrics import mean_and_stderr, power_law_exponent
 from gan_theory.validation import (
@@ -46,7 +46,14 @@ def validate(config: ml_collections.ConfigDict) -> None:
   Raises:
     ConfigError: naming the first bad field and what it allows.
   """
-  check_choices(config, "objectives", objectives.GENERATOR_OBJECTIVES)
+  names = check_choices(config, "objectives", objectives.names())
+  for name in names:
+    record = objectives.get(name)
+    if record.sample_cost is None or record.divergence is None:
+      raise ConfigError(
+          f"config.objectives={names!r} includes {name!r}, which is not a cost of the"
+          " discriminator's logit with a divergence at D*"
+      )
   for value in check_positive_ints(config, "num_samples"):
     if value < 2:
       raise ConfigError(f"config.num_samples={config.num_samples!r}: each must be at least 2")
@@ -62,7 +69,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
   if not isinstance(config.generator_mean, (int, float)):
     raise ConfigError(f"config.generator_mean={config.generator_mean!r} must be a number")
   check_int(config, "quadrature.num_points", minimum=3)
-  check_choices(config, "discriminator.objectives", objectives.GENERATOR_OBJECTIVES)
+  names = check_choices(config, "discriminator.objectives", objectives.names())
+  for name in names:
+    if objectives.get(name).discriminator_loss.minimum is None:
+      raise ConfigError(
+          f"config.discriminator.objectives={names!r} includes {name!r}, whose discriminator"
+          " loss states no minimum"
+      )
   check_positive_ints(config, "discriminator.hidden_sizes")
   check_choice(config, "discriminator.activation", networks.ACTIVATIONS)
   check_positive(config, "discriminator.learning_rate")
@@ -85,7 +98,7 @@ def _problem(config: ml_collections.ConfigDict):
                          std=config.data_std)
   theta0 = theory.Gaussian(mean=jnp.float32(config.generator_mean),
                            log_std=jnp.float32(math.log(config.generator_std)))
-  quadrature = theory.trapezoid(
+  quadrature = divergences.trapezoid(
       config.quadrature.low, config.quadrature.high, config.quadrature.num_points
   )
   return data, theta0, quadrature
@@ -143,17 +156,17 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
 
   log_p_data_points = log_p_data(quadrature.points)
   log_p_generator = theory.gaussian_log_prob(theta0, quadrature.points)
-  value = theory.gan_value(
-      quadrature, log_p_data_points, log_p_generator,
+  value = theory.game_value(
+      "minimax", quadrature, log_p_data_points, log_p_generator,
       theory.optimal_discriminator_logit(log_p_data_points, log_p_generator),
   )
-  jsd = theory.js_divergence(quadrature, log_p_data_points, log_p_generator)
+  jsd = divergences.js_divergence(quadrature, log_p_data_points, log_p_generator)
   optimum = theory.optimal_discriminator_logit(log_p_data_points, log_p_generator)
   # Each f-GAN bound at the optimal logit, at discriminators off it, and the divergence.
   bounds = {
       name: jax.device_get([
-          theory.f_divergence(name, quadrature, log_p_data_points, log_p_generator),
-          *(theory.variational_bound(name, quadrature, log_p_data_points, log_p_generator, a)
+          objectives.f_gan(name).divergence(quadrature, log_p_data_points, log_p_generator),
+          *(theory.game_value(f"f_{name}", quadrature, log_p_data_points, log_p_generator, a)
             for a in (optimum, 0.5 * optimum, optimum + 0.5)),
       ])
       for name in objectives.F_DIVERGENCES

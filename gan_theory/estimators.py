@@ -1,6 +1,6 @@
 """Monte Carlo estimators of the gradient of an expectation, ``grad_theta E_{p_theta}[f(x)]``.
 
-Two estimators of the same gradient (seed 000, eq. 3.3 and part 1):
+Two estimators of the same gradient (the assignment, eq. 3.3 and part 1):
 
 * **pathwise** (reparameterized): write ``x = g(theta, eps)`` with ``eps`` from a fixed
   distribution, and average ``grad_theta f(g(theta, eps))``; needs ``f`` differentiable;

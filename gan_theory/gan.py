@@ -2,10 +2,10 @@
 
 Everything static (sizes, step counts, the list of objectives) is closed over; the
 objective of a run is an integer leaf of its state, so runs with different objectives
-share one compiled program. The generator is an MLP or, with ``generator.kind =
-"flow"``, a RealNVP flow whose exact density allows the ``"mle"`` objective (maximum
-likelihood of the data batch; the discriminator trains alongside, for its metrics only)
-and the divergence metrics. A run's randomness comes from its key alone, split into
+share one compiled program; every objective is read from the registry
+(:mod:`gan_theory.objectives`). The generator is an MLP or, with ``generator.kind =
+"flow"``, a RealNVP flow whose exact density allows the objectives that need one (such as
+``"mle"``, maximum likelihood of the data batch) and the divergence metrics. A run's randomness comes from its key alone, split into
 streams with ``fold_in``: the initial parameters, the data batch and the latents of
 step ``t``, and the evaluation sample depend on the seed only, never on the objective
 (common random numbers: objectives are compared paired).
@@ -35,8 +35,6 @@ __all__ = [
     "DENSITY_METRICS",
     "EvalMetrics",
     "GENERATORS",
-    "MLE",
-    "OBJECTIVES",
     "RunState",
     "SampleGradients",
     "Trainer",
@@ -48,10 +46,6 @@ __all__ = [
 
 OPTIMIZERS = ("adam", "sgd")
 GENERATORS = ("mlp", "flow")
-# Trains a flow generator by maximizing the log-likelihood of the data batch directly:
-# the maximum-likelihood baseline that the GAN objectives are compared with.
-MLE = "mle"
-OBJECTIVES = (*objectives.GENERATOR_OBJECTIVES, MLE)
 
 # fold_in tags of the key streams of a run.
 _INIT, _TRAIN, _EVAL, _SAMPLE, _COMPARE = 0, 1, 2, 3, 4
@@ -148,8 +142,8 @@ class SampleGradients(NamedTuple):
   Attributes:
     discriminator_output: ``[n]`` ``D(G(z_i))`` of each generator sample.
     grad_norm: ``[n]`` the norm of the gradient of sample ``i``'s cost in the
-      generator's parameters: how much that sample pushes the generator. For ``"mle"``
-      the cost of sample ``i`` is ``-log p_G`` of data sample ``i`` instead.
+      generator's parameters: how much that sample pushes the generator. For an objective
+      that needs a density, the cost of sample ``i`` adds ``-log p_G`` of data sample ``i``.
   """
 
   discriminator_output: jax.Array
@@ -192,17 +186,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
     ConfigError: naming the first bad field and what it allows.
   """
   target = check_choice(config, "target", distributions.TARGETS)
-  names = check_choices(config, "objectives", OBJECTIVES)
+  names = check_choices(config, "objectives", objectives.names())
   for field in ("num_seeds", "num_steps", "batch_size", "eval_every", "latent_dim"):
     check_int(config, field)
   kind = check_choice(config, "generator.kind", GENERATORS)
   if kind == "flow":
     check_int(config, "generator.num_couplings")
-  elif MLE in names:
-    raise ConfigError(
-        f"config.objectives={names!r} includes {MLE!r}, which needs a density:"
-        " config.generator.kind='flow'"
-    )
+  else:
+    for name in names:
+      if objectives.get(name).needs_density:
+        raise ConfigError(
+            f"config.objectives={names!r} includes {name!r}, which needs a density:"
+            " config.generator.kind='flow'"
+        )
   check_int(config, "first_seed", minimum=0)
   check_int(config, "vmap_size", minimum=0)  # 0: automatic.
   check_int(config, "eval_samples", minimum=2)
@@ -289,41 +285,34 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   objective_names = tuple(config.objectives)
   batch_size, latent_dim = config.batch_size, config.latent_dim
 
-  def mle_cost(objective, generator_params, real):
-    """``-E_data log p_G``; 0 when no run needs it, so it costs nothing then."""
-    if MLE not in objective_names:
+  records = [objectives.get(name) for name in objective_names]
+  density_runs = jnp.asarray([record.needs_density for record in records])
+
+  def data_nll(objective, generator_params, real):
+    """``-E_data log p_G``; 0 when no objective needs it, so it costs nothing then."""
+    if not any(record.needs_density for record in records):
       return jnp.zeros(())
     # Under vmap every run computes this branch. Other runs see it through a select, with
     # no gradient path, so an overflow here cannot reach their parameters as 0 * inf.
-    is_mle = objective == objective_names.index(MLE)
     params = jax.tree.map(
-        lambda p: jnp.where(is_mle, p, jax.lax.stop_gradient(p)), generator_params
+        lambda p: jnp.where(density_runs[objective], p, jax.lax.stop_gradient(p)),
+        generator_params,
     )
     return -jnp.mean(generator.apply(params, real, method=networks.RealNVP.log_prob))
 
-  # One branch per objective, selected by the run's objective index.
-  branches = [
-      (lambda fake_logits, nll: nll) if name == MLE
-      else (lambda fake_logits, nll, name=name: objectives.generator_loss(name, fake_logits))
-      for name in objective_names
-  ]
-
-  # The distinct discriminator losses of the objectives (mle's discriminator, trained
-  # alongside for its metrics, uses the cross-entropy), and which one each objective uses;
-  # a sweep of the minimax game's three costs has a single one and needs no switch.
-  paired = [
-      objectives.discriminator_loss if name == MLE else objectives.paired_discriminator_loss(name)
-      for name in objective_names
-  ]
-  discriminator_losses = list(dict.fromkeys(paired))
-  discriminator_loss_index = jnp.asarray([discriminator_losses.index(loss) for loss in paired])
+  # The distinct discriminator losses of the objectives, and which one each uses; a sweep
+  # of the minimax game's costs has a single one and needs no switch.
+  discriminator_losses = list(dict.fromkeys(record.discriminator_loss for record in records))
+  discriminator_loss_index = jnp.asarray(
+      [discriminator_losses.index(record.discriminator_loss) for record in records]
+  )
 
   def generator_cost(objective, generator_params, discriminator_params, latents, real):
     """The run's generator cost, with the samples and their logits as auxiliary output."""
     fake = generator.apply(generator_params, latents)
     fake_logits = discriminator.apply(discriminator_params, fake)
-    nll = mle_cost(objective, generator_params, real)
-    cost = jax.lax.switch(objective, branches, fake_logits, nll)
+    nll = data_nll(objective, generator_params, real)
+    cost = objectives.generator_cost_by_index(objective_names, objective, fake_logits, nll)
     return cost, (fake, fake_logits)
 
   def generate(generator_params, key, num_samples):
@@ -335,7 +324,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   def sample_gradients(state, num_samples):
     sample_key = jax.random.fold_in(state.key, _SAMPLE)
     latents = jax.random.normal(sample_key, (num_samples, latent_dim))  # Those of `sample`.
-    real = target.sample(jax.random.fold_in(sample_key, 0), num_samples)  # For "mle".
+    real = target.sample(jax.random.fold_in(sample_key, 0), num_samples)  # For densities.
 
     def one_sample(latent_and_real):
       latent, real_point = latent_and_real
@@ -398,8 +387,8 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     )
     discriminator_params = optax.apply_updates(state.discriminator_params, updates)
 
-    # Generator: one step on its objective, against the updated discriminator ("mle": on
-    # the discriminator's data batch).
+    # Generator: one step on its objective, against the updated discriminator (a density's
+    # cost on the discriminator's data batch).
     latents = jax.random.normal(generator_latent_key, (batch_size, latent_dim))
     (generator_loss, _), grads = jax.value_and_grad(generator_cost, argnums=1, has_aux=True)(
         state.objective, state.generator_params, discriminator_params, latents, real
@@ -458,7 +447,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
             fake[: config.mmd_samples], real[: config.mmd_samples], config.mmd_bandwidth
         ),
         discriminator_accuracy=0.5 * (jnp.mean(real_logits > 0) + jnp.mean(fake_logits < 0)),
-        discriminator_loss=objectives.discriminator_loss(real_logits, fake_logits),
+        discriminator_loss=objectives.CROSS_ENTROPY(real_logits, fake_logits),
         generator_loss=generator_loss,
         generator_grad_norm=optax.tree.norm(grads),
         **density,

@@ -1,56 +1,71 @@
-"""Discriminator and generator objectives as functions of the discriminator logit.
+"""THE registry of generator objectives: one record per objective, read by every module.
 
-The discriminator outputs a logit ``a`` and ``D = sigmoid(a)``. Every cost here is
-written in logit space, so no ``log(sigmoid(.))`` is ever formed:
+The discriminator outputs a logit ``a`` and ``D = sigmoid(a)``. An :class:`Objective` holds
+everything the library knows of one generator objective:
 
-* ``log D = -softplus(-a)`` and ``log(1 - D) = -softplus(a)``;
-* the maximum-likelihood cost of seed 000, eq. 3.7, ``f = -exp(a) = -D / (1 - D)``,
-  which at the optimal discriminator equals ``-p_data / p_G``.
+* its cost per generator sample as a function of the logit, ``c(a)``, written in logit
+  space, so no ``log(sigmoid(.))`` is ever formed (``log D = -softplus(-a)``,
+  ``log(1 - D) = -softplus(a)``), and whether its cost adds the data's negative
+  log-likelihood under the generator (``needs_density``: the generator must be a flow);
+* the :class:`DiscriminatorLoss` it trains against, per-sample terms on data and generator
+  logits, with the loss's minimum over discriminators;
+* the divergence whose gradient the cost follows with the optimal discriminator
+  ``a* = log p_data - log p_G`` held fixed (or none), by quadrature
+  (:mod:`gan_theory.divergences`).
 
-Each generator objective is a function ``fake_logits -> scalar`` that the generator
-*minimizes*, paired with the loss its discriminator minimizes;
-:data:`GENERATOR_OBJECTIVES` names them in a fixed order, which is also the branch
-order of :func:`generator_loss_by_index`; :func:`paired_discriminator_loss` gives each
-one's discriminator loss.
+:func:`register` adds an objective, from user code too; :func:`get` and :func:`names` read
+the registry; :func:`generator_cost_by_index` selects one by a traced index, so runs with
+different objectives share one compiled program. The built-in records:
 
-The f-GAN games (Nowozin et al. 2016), ``f_<divergence>`` for each of
-:data:`F_DIVERGENCES`, train the discriminator to maximize the variational lower bound
-``F(a) = E_data[T(a)] - E_G[f*(T(a))] <= D_f(p_data || p_G)`` and the generator to
-minimize ``-E_G[f*(T(a))]``. The output activation ``T(a)`` of each is chosen so that
-the optimal logit is ``a* = log p_data - log p_G`` for every game, as for the
-cross-entropy: ``T(a*) = f'(p_data / p_G)``, and ``D = sigmoid(a)`` is the same classifier
-throughout. With ``a*`` held fixed, the generator's cost then has the gradient of
-``D_f`` itself (``f*(f'(u)) = u f'(u) - f(u)``). The discriminator reads its logit
-through :func:`soft_clip`, so no exponential overflows and ``F`` stays a true lower
-bound; the generator's cost, ``f(u) - u f'(u)`` at ``u = exp(a)``, is only capped above
-against overflow (:class:`FGan`).
+* the minimax game's three costs against the cross-entropy :data:`CROSS_ENTROPY`:
+  ``minimax`` ``log(1 - D)``, ``non_saturating`` ``-log D``, and the assignment's
+  maximum-likelihood cost (eq. 3.7) ``maximum_likelihood`` ``-exp(a) = -D / (1 - D)``,
+  which at the optimal discriminator equals ``-p_data / p_G``;
+* ``mle``: maximum likelihood itself, ``-E_data log p_G``, for a generator with a density
+  (its discriminator trains alongside, for its metrics only);
+* the f-GAN games (Nowozin et al. 2016), ``f_<divergence>`` for each of
+  :data:`F_DIVERGENCES`: the discriminator maximizes the variational lower bound
+  ``F(a) = E_data[T(a)] - E_G[f*(T(a))] <= D_f(p_data || p_G)`` and the generator
+  minimizes ``-E_G[f*(T(a))]``. Each output activation ``T(a)`` is chosen so that the
+  optimal logit is ``a* = log p_data - log p_G`` for every game, as for the cross-entropy:
+  ``T(a*) = f'(p_data / p_G)``, and ``D = sigmoid(a)`` is the same classifier throughout.
+  With ``a*`` held fixed, the generator's cost then has the gradient of ``D_f`` itself
+  (``f*(f'(u)) = u f'(u) - f(u)``). The discriminator reads its logit through
+  :func:`soft_clip`, so no exponential overflows and ``F`` stays a true lower bound; the
+  generator's cost, ``f(u) - u f'(u)`` at ``u = exp(a)``, is only capped above against
+  overflow (:class:`FGan`).
 """
 
+import dataclasses
 import math
 from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
+
+from gan_theory import divergences
+from gan_theory.divergences import Quadrature
 
 __all__ = [
+    "CROSS_ENTROPY",
+    "DiscriminatorLoss",
     "FGan",
     "F_DIVERGENCES",
     "F_GANS",
-    "GENERATOR_OBJECTIVES",
     "MAX_LIKELIHOOD_LOGIT",
+    "Objective",
     "capped_exp",
-    "discriminator_loss",
-    "f_divergence_of",
     "f_gan",
-    "generator_loss",
-    "generator_loss_by_index",
+    "generator_cost_by_index",
+    "get",
     "maximum_likelihood",
     "minimax",
+    "names",
     "non_saturating",
-    "paired_discriminator_loss",
+    "register",
     "soft_clip",
-    "variational_bound",
 ]
 
 # Above this logit the maximum-likelihood cost -exp(a) continues as its tangent line,
@@ -59,9 +74,6 @@ __all__ = [
 # ~ 5.5e34 would overflow Adam's second moment (g^2 > 3.4e38) and turn the update into
 # inf or NaN.
 MAX_LIKELIHOOD_LOGIT = 20.0
-
-GeneratorObjective = Callable[[jax.Array], jax.Array]
-DiscriminatorLoss = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def capped_exp(x: jax.Array, max_exponent: float = MAX_LIKELIHOOD_LOGIT) -> jax.Array:
@@ -75,71 +87,109 @@ def capped_exp(x: jax.Array, max_exponent: float = MAX_LIKELIHOOD_LOGIT) -> jax.
   return jnp.exp(capped) * (1.0 + x - capped)
 
 
-def discriminator_loss(real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
-  """Binary cross-entropy of the minimax game, which the discriminator minimizes.
+# (quadrature, log p_data, log p_G) -> a number: how a record states its exact sides.
+QuadratureFunctional = Callable[[Quadrature, jax.Array, jax.Array], jax.Array]
+SampleCost = Callable[[jax.Array], jax.Array]
 
-  ``-E_data log D(x) - E_G log(1 - D(G(z))) = mean softplus(-a_real) + mean
-  softplus(a_fake)``; its minimum over D is ``log 4 - 2 JSD(p_data, p_G)``.
 
-  Args:
-    real_logits: discriminator logits on data samples, any shape.
-    fake_logits: discriminator logits on generator samples, any shape.
+@dataclasses.dataclass(frozen=True)
+class DiscriminatorLoss:
+  """The loss a discriminator minimizes, ``E_data[real(a)] + E_G[fake(a)]`` in its logit.
 
-  Returns:
-    The scalar loss.
+  Attributes:
+    real: the per-sample term on the logits of data samples.
+    fake: the per-sample term on the logits of generator samples.
+    minimum: ``(quadrature, log p_data, log p_G) -> `` the loss's minimum over
+      discriminators, by quadrature; the theory's discriminators measure their distance
+      to it. None where it is not known. Every built-in game reaches it at the logit
+      ``a* = log p_data - log p_G``.
   """
-  return jnp.mean(jax.nn.softplus(-real_logits)) + jnp.mean(jax.nn.softplus(fake_logits))
+
+  real: SampleCost
+  fake: SampleCost
+  minimum: QuadratureFunctional | None = None
+
+  def __call__(self, real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
+    """The scalar loss on a batch of data logits and one of generator logits."""
+    return jnp.mean(self.real(real_logits)) + jnp.mean(self.fake(fake_logits))
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+  """One generator objective: everything the library knows of it.
+
+  Attributes:
+    name: what configs, flags and tables call it.
+    discriminator_loss: the loss of the discriminator that the generator trains against.
+    sample_cost: ``c(a)``, the cost of one generator sample as a function of the
+      discriminator's logit on it; the generator minimizes its mean. It must be finite,
+      with a finite gradient, for every finite logit: under ``vmap`` every objective of a
+      sweep is evaluated for every run and selected, so an overflow in one would leak a
+      NaN into the others. None for a cost that does not read the discriminator.
+    needs_density: the cost adds the data batch's negative log-likelihood under the
+      generator, ``-E_data log p_G``: only a generator with an exact density (a flow)
+      can train it.
+    divergence: ``(quadrature, log p_data, log p_G) ->`` the divergence whose gradient in
+      the generator's parameters the cost has with the optimal discriminator held fixed
+      (or exactly, for the likelihood); None where there is none.
+  """
+
+  name: str
+  discriminator_loss: DiscriminatorLoss
+  sample_cost: SampleCost | None = None
+  needs_density: bool = False
+  divergence: QuadratureFunctional | None = None
+
+  def generator_cost(self, fake_logits: jax.Array, data_nll: jax.Array | float = 0.0
+                     ) -> jax.Array:
+    """The scalar cost the generator minimizes.
+
+    Args:
+      fake_logits: the discriminator's logits on generator samples.
+      data_nll: ``-E_data log p_G`` of the data batch; read only if ``needs_density``.
+    """
+    cost = jnp.zeros(()) if self.sample_cost is None else jnp.mean(self.sample_cost(fake_logits))
+    return cost + data_nll if self.needs_density else cost
 
 
 def minimax(fake_logits: jax.Array) -> jax.Array:
-  """The minimax cost ``E log(1 - D(G(z))) = -E softplus(a)``.
+  """The minimax cost of one sample, ``log(1 - D) = -softplus(a)``.
 
   Its gradient in ``a`` is ``-D``: it vanishes where the discriminator rejects the
   samples confidently (D -> 0), the saturation that motivates the other costs.
-
-  Args:
-    fake_logits: discriminator logits on generator samples.
-
-  Returns:
-    The scalar cost the generator minimizes.
   """
-  return -jnp.mean(jax.nn.softplus(fake_logits))
+  return -jax.nn.softplus(fake_logits)
 
 
 def non_saturating(fake_logits: jax.Array) -> jax.Array:
-  """The non-saturating cost ``-E log D(G(z)) = E softplus(-a)``.
+  """The non-saturating cost of one sample, ``-log D = softplus(-a)``.
 
   Its gradient in ``a`` is ``-(1 - D)``: largest where the samples are rejected.
-
-  Args:
-    fake_logits: discriminator logits on generator samples.
-
-  Returns:
-    The scalar cost the generator minimizes.
   """
-  return jnp.mean(jax.nn.softplus(-fake_logits))
+  return jax.nn.softplus(-fake_logits)
 
 
 def maximum_likelihood(
     fake_logits: jax.Array, max_logit: float = MAX_LIKELIHOOD_LOGIT
 ) -> jax.Array:
-  """The maximum-likelihood cost ``E[-exp(a(G(z)))]`` (seed 000, eq. 3.7).
+  """The maximum-likelihood cost of one sample, ``-exp(a)`` (the assignment, eq. 3.7).
 
   With the optimal discriminator, ``exp(a) = p_data / p_G`` and the gradient of this
   cost equals the gradient of ``KL(p_data || p_G)``. Above ``max_logit`` the cost
-  continues linearly, ``-exp(m) (1 + a - m)``: value and gradient stay finite and
-  continuous, and a sample's weight never exceeds ``exp(m)``. The exponential is
-  only ever evaluated at ``min(a, m)``, so neither branch of the ``where`` can
-  overflow, and no NaN can appear in the gradient either.
-
-  Args:
-    fake_logits: discriminator logits on generator samples.
-    max_logit: the logit above which the cost is linear.
-
-  Returns:
-    The scalar cost the generator minimizes.
+  continues linearly, ``-exp(m) (1 + a - m)`` (:func:`capped_exp`): value and gradient
+  stay finite and continuous, and a sample's weight never exceeds ``exp(m)``.
   """
-  return -jnp.mean(capped_exp(fake_logits, max_logit))
+  return -capped_exp(fake_logits, max_logit)
+
+
+# -E_data log D - E_G log(1 - D), through optax; its minimum is log 4 - 2 JSD.
+CROSS_ENTROPY = DiscriminatorLoss(
+    real=lambda a: optax.sigmoid_binary_cross_entropy(a, jnp.ones_like(a)),
+    fake=lambda a: optax.sigmoid_binary_cross_entropy(a, jnp.zeros_like(a)),
+    minimum=lambda q, log_p_data, log_p_g: (
+        math.log(4.0) - 2.0 * divergences.js_divergence(q, log_p_data, log_p_g)
+    ),
+)
 
 
 class FGan(NamedTuple):
@@ -154,11 +204,14 @@ class FGan(NamedTuple):
       logit is not clipped; beyond, it follows ``f`` exactly, capped only where an
       exponential would overflow, so that with ``a*`` fixed its gradient is that of
       ``D_f`` even where ``a*`` is extreme.
+    divergence: ``D_f(p_data || p_G)`` from its own closed form, by quadrature,
+      independently of ``variational_function`` and ``conjugate``.
   """
 
-  variational_function: Callable[[jax.Array], jax.Array]
-  conjugate: Callable[[jax.Array], jax.Array]
-  generator_cost: Callable[[jax.Array], jax.Array]
+  variational_function: SampleCost
+  conjugate: SampleCost
+  generator_cost: SampleCost
+  divergence: QuadratureFunctional
 
 
 def soft_clip(x: jax.Array, limit: float) -> jax.Array:
@@ -182,56 +235,34 @@ F_GANS: dict[str, FGan] = {
     # f(u) = u log u, f'(u) = 1 + log u, f*(t) = exp(t - 1).
     "kl": FGan(
         lambda a: 1.0 + soft_clip(a, 20.0), lambda a: jnp.exp(soft_clip(a, 20.0)),
-        lambda a: -capped_exp(a),
+        lambda a: -capped_exp(a), divergences.kl_divergence,
     ),
     # f(u) = -log u, f'(u) = -1/u, f*(t) = -1 - log(-t).
     "reverse_kl": FGan(
         lambda a: -jnp.exp(-soft_clip(a, 20.0)), lambda a: soft_clip(a, 20.0) - 1.0,
-        lambda a: 1.0 - a,
+        lambda a: 1.0 - a, divergences.reverse_kl_divergence,
     ),
     # f(u) = (u - 1)^2, f'(u) = 2 (u - 1), f*(t) = t^2 / 4 + t.
     "pearson": FGan(
         lambda a: 2.0 * (jnp.exp(soft_clip(a, 10.0)) - 1.0),
         lambda a: jnp.exp(2.0 * soft_clip(a, 10.0)) - 1.0,
-        lambda a: 1.0 - capped_exp(2.0 * a),
+        lambda a: 1.0 - capped_exp(2.0 * a), divergences.pearson_chi2,
     ),
     # f(u) = (sqrt(u) - 1)^2, f'(u) = 1 - 1/sqrt(u), f*(t) = t / (1 - t).
     "squared_hellinger": FGan(
         lambda a: 1.0 - jnp.exp(-0.5 * soft_clip(a, 40.0)),
         lambda a: jnp.exp(0.5 * soft_clip(a, 40.0)) - 1.0,
-        lambda a: 1.0 - capped_exp(0.5 * a),
+        lambda a: 1.0 - capped_exp(0.5 * a), divergences.squared_hellinger,
     ),
     # f(u) = u log u - (u + 1) log((u + 1) / 2), D_f = 2 JSD: T = log 2 - softplus(-a),
     # f*(t) = -log(2 - exp(t)); softplus needs no clipping.
     "jensen_shannon": FGan(
         lambda a: _LOG_2 - jax.nn.softplus(-a), lambda a: jax.nn.softplus(a) - _LOG_2,
         lambda a: _LOG_2 - jax.nn.softplus(a),
+        lambda q, log_p, log_q: 2.0 * divergences.js_divergence(q, log_p, log_q),
     ),
 }
 F_DIVERGENCES: tuple[str, ...] = tuple(F_GANS)
-
-
-def variational_bound(name: str, real_logits: jax.Array, fake_logits: jax.Array) -> jax.Array:
-  """``F = E_data[T(a)] - E_G[f*(T(a))]``, a lower bound on ``D_f(p_data || p_G)``.
-
-  Equality holds at the optimal logit ``a* = log p_data - log p_G``.
-
-  Args:
-    name: one of :data:`F_DIVERGENCES`.
-    real_logits: discriminator logits on data samples.
-    fake_logits: discriminator logits on generator samples.
-
-  Returns:
-    The scalar bound.
-  """
-  game = f_gan(name)
-  return jnp.mean(game.variational_function(real_logits)) - jnp.mean(game.conjugate(fake_logits))
-
-
-def f_divergence_of(objective: str) -> str | None:
-  """The f-divergence of f-GAN objective ``f_<name>``, or None for another objective."""
-  name = objective.removeprefix("f_")
-  return name if objective.startswith("f_") and name in F_GANS else None
 
 
 def f_gan(name: str) -> FGan:
@@ -246,88 +277,123 @@ def f_gan(name: str) -> FGan:
     raise ValueError(f"unknown f-divergence {name!r}; valid: {', '.join(F_DIVERGENCES)}") from None
 
 
-class _Objective(NamedTuple):
-  generator: GeneratorObjective
-  discriminator: DiscriminatorLoss
-
-
-def _f_gan_objective(name: str) -> _Objective:
-  game = F_GANS[name]
-  return _Objective(
-      generator=lambda fake_logits: jnp.mean(game.generator_cost(fake_logits)),
-      discriminator=lambda real_logits, fake_logits: -variational_bound(
-          name, real_logits, fake_logits
+def _f_gan_objective(name: str, game: FGan) -> Objective:
+  return Objective(
+      name=f"f_{name}",
+      # -F = E_data[-T(a)] + E_G[f*(T(a))]; its minimum is -D_f.
+      discriminator_loss=DiscriminatorLoss(
+          real=lambda a: -game.variational_function(a),
+          fake=game.conjugate,
+          minimum=lambda q, log_p_data, log_p_g: -game.divergence(q, log_p_data, log_p_g),
       ),
+      sample_cost=game.generator_cost,
+      divergence=game.divergence,
   )
 
 
-_OBJECTIVES: dict[str, _Objective] = {
-    "minimax": _Objective(minimax, discriminator_loss),
-    "non_saturating": _Objective(non_saturating, discriminator_loss),
-    "maximum_likelihood": _Objective(maximum_likelihood, discriminator_loss),
-    **{f"f_{name}": _f_gan_objective(name) for name in F_DIVERGENCES},
-}
-GENERATOR_OBJECTIVES: tuple[str, ...] = tuple(_OBJECTIVES)
+_REGISTRY: dict[str, Objective] = {}
 
 
-def _lookup(name: str) -> _Objective:
+def register(objective: Objective) -> Objective:
+  """Adds ``objective`` to the registry, after the objectives already there.
+
+  From then on every part of the library knows it by name: configs
+  (``config.objectives``), sweeps, the theory's checks and the experiments' tables.
+  Register from your own module, and name that module to the launcher
+  (``--imports=my_module``) so that its sweeps can train the objective.
+
+  Args:
+    objective: the record; its name must be new, and it must have a ``sample_cost``, a
+      density cost (``needs_density``) or both.
+
+  Returns:
+    ``objective``, so that registering can be a module-level assignment.
+
+  Raises:
+    ValueError: if the name is taken or is not a lowercase identifier (names are config
+      values, flag values and CSV cells), or the record has no cost.
+  """
+  name = objective.name
+  if not (isinstance(name, str) and name.isidentifier() and name == name.lower()):
+    raise ValueError(f"objective name {name!r} must be a lowercase identifier")
+  if name in _REGISTRY:
+    raise ValueError(f"objective {name!r} is registered already")
+  if not isinstance(objective.discriminator_loss, DiscriminatorLoss):
+    raise ValueError(f"objective {name!r}: discriminator_loss must be a DiscriminatorLoss")
+  if objective.sample_cost is None and not objective.needs_density:
+    raise ValueError(f"objective {name!r} has no cost: give a sample_cost or needs_density=True")
+  _REGISTRY[name] = objective
+  return objective
+
+
+def names() -> tuple[str, ...]:
+  """The registered objectives' names, in registration order (built-ins first)."""
+  return tuple(_REGISTRY)
+
+
+def get(name: str) -> Objective:
+  """The registered :class:`Objective` called ``name``.
+
+  Raises:
+    ValueError: if there is none, listing the names there are.
+  """
   try:
-    return _OBJECTIVES[name]
+    return _REGISTRY[name]
   except KeyError:
     raise ValueError(
-        f"unknown generator objective {name!r}; valid: {', '.join(GENERATOR_OBJECTIVES)}"
+        f"unknown generator objective {name!r}; valid: {', '.join(_REGISTRY)}"
     ) from None
 
 
-def generator_loss(name: str, fake_logits: jax.Array) -> jax.Array:
-  """The cost that generator objective ``name`` minimizes.
-
-  Args:
-    name: one of :data:`GENERATOR_OBJECTIVES`.
-    fake_logits: discriminator logits on generator samples.
-
-  Returns:
-    The scalar cost.
-
-  Raises:
-    ValueError: if ``name`` is not a known objective.
-  """
-  return _lookup(name).generator(fake_logits)
-
-
-def paired_discriminator_loss(name: str) -> DiscriminatorLoss:
-  """The loss ``(real_logits, fake_logits) -> scalar`` of the discriminator that trains
-  against generator objective ``name``.
-
-  The cross-entropy :func:`discriminator_loss` (the same function object) for the three
-  costs of the minimax game, ``-F`` (:func:`variational_bound`) for the f-GAN games.
-
-  Raises:
-    ValueError: if ``name`` is not a known objective.
-  """
-  return _lookup(name).discriminator
-
-
-def generator_loss_by_index(
-    names: tuple[str, ...], index: jax.Array, fake_logits: jax.Array
+def generator_cost_by_index(
+    objective_names: tuple[str, ...], index: jax.Array, fake_logits: jax.Array,
+    data_nll: jax.Array | float = 0.0,
 ) -> jax.Array:
-  """The cost of objective ``names[index]``, with ``index`` a traced integer.
+  """The cost of objective ``objective_names[index]``, with ``index`` a traced integer.
 
-  This lets the objective be a pytree leaf, so one compiled program can ``vmap``
-  over runs with different objectives. Under ``vmap`` a batched ``lax.switch``
-  evaluates every branch for every run and selects; each branch is finite in value
-  and gradient for every finite logit, so an unselected branch cannot leak a NaN.
+  This lets the objective be a pytree leaf, so one compiled program can ``vmap`` over
+  runs with different objectives. Under ``vmap`` a batched ``lax.switch`` evaluates
+  every branch for every run and selects; each branch is finite in value and gradient
+  for every finite logit, so an unselected branch cannot leak a NaN.
 
   Args:
-    names: the objectives that ``index`` selects from (static).
-    index: integer scalar in ``[0, len(names))``.
+    objective_names: the objectives that ``index`` selects from (static).
+    index: integer scalar in ``[0, len(objective_names))``.
     fake_logits: discriminator logits on generator samples.
+    data_nll: ``-E_data log p_G`` of the data batch, for objectives that need it.
 
   Returns:
     The scalar cost.
 
   Raises:
-    ValueError: if a name is not a known objective.
+    ValueError: if a name is not a registered objective.
   """
-  branches = [_lookup(name).generator for name in names]
-  return jax.lax.switch(index, branches, fake_logits)
+  branches = [get(name).generator_cost for name in objective_names]
+  return jax.lax.switch(index, branches, fake_logits, data_nll)
+
+
+register(Objective(
+    "minimax", CROSS_ENTROPY, sample_cost=minimax,
+    # V(D*, G) = 2 JSD - log 4; the constant has no gradient.
+    divergence=lambda q, log_p_data, log_p_g: 2.0 * divergences.js_divergence(
+        q, log_p_data, log_p_g),
+))
+register(Objective(
+    "non_saturating", CROSS_ENTROPY, sample_cost=non_saturating,
+    # Arjovsky and Bottou 2017, Theorem 2.5.
+    divergence=lambda q, log_p_data, log_p_g: (
+        divergences.kl_divergence(q, log_p_g, log_p_data)
+        - 2.0 * divergences.js_divergence(q, log_p_data, log_p_g)
+    ),
+))
+register(Objective(
+    "maximum_likelihood", CROSS_ENTROPY, sample_cost=maximum_likelihood,
+    divergence=divergences.kl_divergence,  # The assignment, eqs. 3.3 to 3.7.
+))
+for _name, _game in F_GANS.items():
+  register(_f_gan_objective(_name, _game))
+# Maximum likelihood itself, the baseline of the costs above; its discriminator trains
+# alongside, for its metrics only.
+register(Objective(
+    "mle", CROSS_ENTROPY, needs_density=True, divergence=divergences.kl_divergence,
+))

@@ -3,22 +3,21 @@ value and gradient identities.
 
 For a fixed generator density ``p_G``, the discriminator that maximizes the game's value
 is ``D*(x) = p_data(x) / (p_data(x) + p_G(x))`` (Goodfellow et al. 2014, Proposition 1;
-seed 002), whose logit is ``a*(x) = log p_data(x) - log p_G(x)``. At ``D*`` the value is
+the lecture), whose logit is ``a*(x) = log p_data(x) - log p_G(x)``. At ``D*`` the value is
 ``V(D*, G) = 2 JSD(p_data, p_G) - log 4``, and with ``D*`` held fixed at the current
-generator, each generator cost has the gradient of a divergence
-(:data:`COST_DIVERGENCES`):
+generator, each generator cost has the gradient of a divergence (the ``divergence`` of
+its :class:`gan_theory.objectives.Objective`):
 
 * minimax, ``E log(1 - D*(G(z)))``: ``2 JSD(p_data, p_G)``;
 * non-saturating, ``E[-log D*(G(z))]``: ``KL(p_G || p_data) - 2 JSD(p_data, p_G)``
   (Arjovsky and Bottou 2017, Theorem 2.5);
 * maximum likelihood, ``E[-exp(a*(G(z)))]``: ``KL(p_data || p_G)``, whose gradient is
-  that of the negative log-likelihood ``-E_data log p_G`` (seed 000, eqs. 3.3 to 3.7).
+  that of the negative log-likelihood ``-E_data log p_G`` (the assignment, eqs. 3.3 to 3.7).
 
-Densities enter as log-densities on the points of a 1-D :class:`Quadrature`, and every
-formula stays in log space, so the tails, where densities underflow, cost nothing.
+Densities enter as log-densities on the points of a 1-D
+:class:`gan_theory.divergences.Quadrature`.
 """
 
-import functools
 import math
 from collections.abc import Callable
 from typing import NamedTuple
@@ -28,75 +27,29 @@ import jax.numpy as jnp
 import optax
 
 from gan_theory import estimators, networks, objectives
+from gan_theory.divergences import Quadrature, expectation
 from gan_theory.metrics import mean_and_stderr
 
 __all__ = [
-    "COST_DIVERGENCES",
     "Gaussian",
     "DistanceToOptimum",
     "DivergenceEstimates",
     "GradientCheck",
-    "Quadrature",
     "best_game_value",
     "cost_curves",
     "divergence_estimates",
-    "expectation",
-    "f_divergence",
     "gradient_checks",
-    "gan_value",
     "game_value",
     "gaussian_log_prob",
     "gaussian_sample",
-    "js_divergence",
-    "kl_divergence",
     "make_discriminator_train",
     "optimal_discriminator_logit",
-    "trapezoid",
-    "variational_bound",
 ]
 
 
 def optimal_discriminator_logit(log_p_data: jax.Array, log_p_generator: jax.Array) -> jax.Array:
   """``a*(x) = log p_data(x) - log p_G(x)``: ``sigmoid(a*) = p_data / (p_data + p_G)``."""
   return log_p_data - log_p_generator
-
-
-class Quadrature(NamedTuple):
-  """Points and log-weights of a quadrature rule on an interval of the real line.
-
-  Attributes:
-    points: ``[n]`` the nodes.
-    log_weights: ``[n]`` the logs of their weights.
-  """
-
-  points: jax.Array
-  log_weights: jax.Array
-
-
-def trapezoid(low: float, high: float, num_points: int) -> Quadrature:
-  """The trapezoid rule with ``num_points`` evenly spaced nodes on ``[low, high]``."""
-  points = jnp.linspace(low, high, num_points)
-  step = (high - low) / (num_points - 1)
-  weights = jnp.full(num_points, step).at[0].set(step / 2).at[-1].set(step / 2)
-  return Quadrature(points=points, log_weights=jnp.log(weights))
-
-
-def expectation(quadrature: Quadrature, log_density: jax.Array, values: jax.Array) -> jax.Array:
-  """``E_p[f] = int p(x) f(x) dx`` from ``log p`` and ``f`` on the quadrature's points."""
-  return jnp.sum(jnp.exp(quadrature.log_weights + log_density) * values)
-
-
-def kl_divergence(quadrature: Quadrature, log_p: jax.Array, log_q: jax.Array) -> jax.Array:
-  """``KL(p || q) = E_p[log p - log q]``, by quadrature."""
-  return expectation(quadrature, log_p, log_p - log_q)
-
-
-def js_divergence(quadrature: Quadrature, log_p: jax.Array, log_q: jax.Array) -> jax.Array:
-  """``JSD(p, q) = KL(p || m) / 2 + KL(q || m) / 2`` with ``m = (p + q) / 2``, by quadrature."""
-  log_m = jnp.logaddexp(log_p, log_q) - math.log(2.0)
-  return 0.5 * kl_divergence(quadrature, log_p, log_m) + 0.5 * kl_divergence(
-      quadrature, log_q, log_m
-  )
 
 
 class DivergenceEstimates(NamedTuple):
@@ -164,75 +117,6 @@ def divergence_estimates(
   )
 
 
-def f_divergence(
-    name: str, quadrature: Quadrature, log_p: jax.Array, log_q: jax.Array
-) -> jax.Array:
-  """``D_f(p || q) = E_q f(p / q)`` for ``name`` in :data:`gan_theory.objectives.F_DIVERGENCES`.
-
-  Each from its own closed form, by quadrature in log space, independently of the
-  variational functions of the f-GAN games: KL, reverse KL, Pearson
-  ``chi^2 = E_p[p / q] - 1``, squared Hellinger ``int (sqrt p - sqrt q)^2 = 2 - 2 int
-  sqrt(p q)``, and ``2 JSD`` for the Jensen-Shannon game's ``f``.
-
-  Raises:
-    ValueError: if ``name`` is not an f-divergence of the f-GAN games.
-  """
-  if name == "kl":
-    return kl_divergence(quadrature, log_p, log_q)
-  if name == "reverse_kl":
-    return kl_divergence(quadrature, log_q, log_p)
-  if name == "pearson":
-    return jnp.sum(jnp.exp(quadrature.log_weights + 2.0 * log_p - log_q)) - 1.0
-  if name == "squared_hellinger":
-    return 2.0 - 2.0 * jnp.sum(jnp.exp(quadrature.log_weights + 0.5 * (log_p + log_q)))
-  if name == "jensen_shannon":
-    return 2.0 * js_divergence(quadrature, log_p, log_q)
-  raise ValueError(
-      f"unknown f-divergence {name!r}; valid: {', '.join(objectives.F_DIVERGENCES)}"
-  )
-
-
-def variational_bound(
-    name: str, quadrature: Quadrature, log_p_data: jax.Array, log_p_generator: jax.Array,
-    logit: jax.Array,
-) -> jax.Array:
-  """The f-GAN bound ``F = E_data[T(a)] - E_G[f*(T(a))] <= D_f(p_data || p_G)``, by quadrature.
-
-  The quadrature form of :func:`gan_theory.objectives.variational_bound`, for a
-  discriminator with logit ``a`` on the quadrature's points; equality at ``a*`` (up to
-  the exponent cap of the games, which holds exactly while ``|a| <= 10``).
-  """
-  game = objectives.F_GANS[name]
-  return expectation(quadrature, log_p_data, game.variational_function(logit)) - expectation(
-      quadrature, log_p_generator, game.conjugate(logit)
-  )
-
-
-def gan_value(
-    quadrature: Quadrature, log_p_data: jax.Array, log_p_generator: jax.Array, logit: jax.Array
-) -> jax.Array:
-  """``V(D, G) = E_data log D + E_G log(1 - D)`` for ``D = sigmoid(logit)``, by quadrature.
-
-  ``log D = -softplus(-a)`` and ``log(1 - D) = -softplus(a)``: no log of a sigmoid.
-  """
-  return expectation(quadrature, log_p_data, -jax.nn.softplus(-logit)) + expectation(
-      quadrature, log_p_generator, -jax.nn.softplus(logit)
-  )
-
-
-# The divergence whose gradient each generator cost has, with the optimal discriminator
-# held fixed: (quadrature, log p_data, log p_G) -> divergence.
-COST_DIVERGENCES: dict[str, Callable[[Quadrature, jax.Array, jax.Array], jax.Array]] = {
-    "minimax": lambda q, log_p_data, log_p_g: 2.0 * js_divergence(q, log_p_data, log_p_g),
-    "non_saturating": lambda q, log_p_data, log_p_g: (
-        kl_divergence(q, log_p_g, log_p_data) - 2.0 * js_divergence(q, log_p_data, log_p_g)
-    ),
-    "maximum_likelihood": lambda q, log_p_data, log_p_g: kl_divergence(q, log_p_data, log_p_g),
-    # The f-GAN costs have the gradient of their own f-divergence (see objectives).
-    **{f"f_{name}": functools.partial(f_divergence, name) for name in objectives.F_DIVERGENCES},
-}
-
-
 def cost_curves(
     names: tuple[str, ...], discriminator_outputs: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
@@ -244,17 +128,15 @@ def cost_curves(
   flat too, its derivative ``-D / (1 - D)`` growing only as ``D -> 1``.
 
   Args:
-    names: generator objectives.
+    names: registered generator objectives with a ``sample_cost``.
     discriminator_outputs: ``[n]`` values of ``D`` in ``(0, 1)``.
 
   Returns:
     ``(costs, derivatives)``, each ``[len(names), n]``.
   """
   logits = jnp.log(discriminator_outputs) - jnp.log1p(-discriminator_outputs)
-  curves = [
-      jax.vmap(jax.value_and_grad(functools.partial(objectives.generator_loss, name)))(logits)
-      for name in names
-  ]
+  curves = [jax.vmap(jax.value_and_grad(objectives.get(name).sample_cost))(logits)
+            for name in names]
   return jnp.stack([cost for cost, _ in curves]), jnp.stack([slope for _, slope in curves])
 
 
@@ -282,7 +164,7 @@ class GradientCheck(NamedTuple):
   Each field is a :class:`Gaussian` of arrays with a leading objective axis.
 
   Attributes:
-    exact: the gradient of the cost's divergence (:data:`COST_DIVERGENCES`), by
+    exact: the gradient of the cost's divergence (its objective's ``divergence``), by
       quadrature and autodiff, independent of the estimators.
     pathwise: the pathwise estimate, the mean of per-sample gradients.
     pathwise_stderr: its standard error.
@@ -311,7 +193,7 @@ def gradient_checks(
   use the same ``noise`` (``x = theta0.mean + exp(theta0.log_std) * noise``).
 
   Args:
-    names: generator objectives, from :data:`gan_theory.objectives.GENERATOR_OBJECTIVES`.
+    names: registered generator objectives with a ``sample_cost`` and a ``divergence``.
     log_p_data: the data log-density of an array of 1-D points.
     theta0: the generator's parameters.
     quadrature: the rule for the exact side.
@@ -325,12 +207,12 @@ def gradient_checks(
   def check(index):
     def cost(x):
       logit = optimal_discriminator_logit(log_p_data(x), gaussian_log_prob(theta0, x))
-      return objectives.generator_loss_by_index(names, index, logit)
+      return objectives.generator_cost_by_index(names, index, logit)
 
     def divergence(params):
       log_p_generator = gaussian_log_prob(params, quadrature.points)
-      branches = [functools.partial(COST_DIVERGENCES[name], quadrature) for name in names]
-      return jax.lax.switch(index, branches, log_p_data_points, log_p_generator)
+      branches = [objectives.get(name).divergence for name in names]
+      return jax.lax.switch(index, branches, quadrature, log_p_data_points, log_p_generator)
 
     pathwise = estimators.pathwise_gradients(cost, gaussian_sample, theta0, noise)
     samples = gaussian_sample(theta0, noise)
@@ -355,23 +237,26 @@ def game_value(
 ) -> jax.Array:
   """What the discriminator paired with ``objective`` maximizes, at logit ``a``, by quadrature.
 
-  ``V(D, G)`` (:func:`gan_value`) for the costs of the minimax game, the f-GAN bound ``F``
-  (:func:`variational_bound`) for ``f_<divergence>``.
+  Minus its loss, ``-(E_data[real(a)] + E_G[fake(a)])``: for the cross-entropy the game's
+  value ``V(D, G) = E_data log D + E_G log(1 - D)``, for an f-GAN game the bound ``F``.
   """
-  name = objectives.f_divergence_of(objective)
-  if name is None:
-    return gan_value(quadrature, log_p_data, log_p_generator, logit)
-  return variational_bound(name, quadrature, log_p_data, log_p_generator, logit)
+  loss = objectives.get(objective).discriminator_loss
+  return -(expectation(quadrature, log_p_data, loss.real(logit))
+           + expectation(quadrature, log_p_generator, loss.fake(logit)))
 
 
 def best_game_value(
     objective: str, quadrature: Quadrature, log_p_data: jax.Array, log_p_generator: jax.Array
 ) -> jax.Array:
-  """The maximum of :func:`game_value` over discriminators: ``2 JSD - log 4``, or ``D_f``."""
-  name = objectives.f_divergence_of(objective)
-  if name is None:
-    return 2.0 * js_divergence(quadrature, log_p_data, log_p_generator) - math.log(4.0)
-  return f_divergence(name, quadrature, log_p_data, log_p_generator)
+  """The maximum of :func:`game_value` over discriminators: ``2 JSD - log 4``, or ``D_f``.
+
+  Raises:
+    ValueError: if the objective's discriminator loss does not state its minimum.
+  """
+  loss = objectives.get(objective).discriminator_loss
+  if loss.minimum is None:
+    raise ValueError(f"objective {objective!r}: its discriminator loss states no minimum")
+  return -loss.minimum(quadrature, log_p_data, log_p_generator)
 
 
 class DistanceToOptimum(NamedTuple):
@@ -406,8 +291,7 @@ def make_discriminator_train(
 
   Each step draws ``batch_size`` data and generator samples and takes a step on the loss
   of the discriminator paired with ``objective``
-  (:func:`gan_theory.objectives.paired_discriminator_loss`: the cross-entropy, or an f-GAN
-  bound); every ``eval_every`` steps (and at step 0) the distance to ``D*`` and the gap
+  (its record's ``discriminator_loss``: the cross-entropy, or an f-GAN bound); every ``eval_every`` steps (and at step 0) the distance to ``D*`` and the gap
   of its objective to the maximum are measured on the quadrature's points.
 
   Args:
@@ -421,15 +305,14 @@ def make_discriminator_train(
     batch_size: samples of each distribution per step.
     num_steps: training steps; a multiple of ``eval_every``.
     eval_every: steps between measurements.
-    objective: a generator objective, from
-      :data:`gan_theory.objectives.GENERATOR_OBJECTIVES`, whose discriminator to train.
+    objective: a registered generator objective, whose discriminator to train.
 
   Returns:
     ``train(key) -> DistanceToOptimum`` of arrays ``[num_steps // eval_every + 1]``.
   """
   network = networks.Discriminator(hidden_sizes, activation)
   optimizer = optax.adam(learning_rate)
-  discriminator_loss = objectives.paired_discriminator_loss(objective)
+  discriminator_loss = objectives.get(objective).discriminator_loss
   log_p_data_points = log_p_data(quadrature.points)
   log_p_generator_points = gaussian_log_prob(generator, quadrature.points)
   optimum = jax.nn.sigmoid(optimal_discriminator_logit(log_p_data_points, log_p_generator_points))

@@ -291,7 +291,7 @@ def classifier_two_sample_test(
   optimizer = optax.adam(learning_rate)
 
   def loss(params):
-    return objectives.discriminator_loss(
+    return objectives.CROSS_ENTROPY(
         classifier.apply(params, train_x), classifier.apply(params, train_y)
     )
 

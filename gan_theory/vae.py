@@ -1,6 +1,6 @@
 """Variational autoencoders: the reparameterization trick, the ELBO and the IWAE bound.
 
-Seed 000, parts 1 and 2. A Gaussian ``q(z | x) = N(mu, L L^T)`` is sampled by
+The assignment, parts 1 and 2. A Gaussian ``q(z | x) = N(mu, L L^T)`` is sampled by
 transforming standard normal noise, ``z = mu + L eps`` (:func:`reparameterize`), so that a
 Monte Carlo bound is a differentiable function of ``q``'s parameters. With ``k`` samples
 ``z_i ~ q`` and log importance weights ``log w_i = log p(x, z_i) - log q(z_i | x)``:

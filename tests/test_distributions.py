@@ -202,7 +202,7 @@ class LogProbTest(chex.TestCase, parameterized.TestCase):
 
 
 class StudyModelsTest(chex.TestCase, parameterized.TestCase):
-  """The likelihood-vs-samples study's models: seed 002's memorizer p1 and noisy p2."""
+  """The likelihood-vs-samples study's models: the lecture's memorizer p1 and noisy p2."""
 
   @parameterized.parameters(2, 100)
   def test_memorizer_log_density(self, dim):

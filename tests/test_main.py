@@ -11,6 +11,8 @@ from pathlib import Path
 from absl.testing import absltest, parameterized
 
 from experiments import gan_sweep, iwae_bounds, likelihood_vs_samples, main, theory, vae_digits
+from gan_theory import objectives
+from gan_theory.validation import ConfigError
 from tests import bad_inputs
 from tests.launch import (
     ROOT,
@@ -258,6 +260,20 @@ LAUNCHER_BAD_INPUTS = {
     "vae_digits": ("--config.mean_field.num_steps=1", "config.mean_field.num_steps=1 must be"),
 }
 CONFIGS = ROOT / "experiments" / "configs"
+
+
+class ImportsTest(absltest.TestCase):
+  """--imports: a user's module, imported before the config is read."""
+
+  def test_a_module_registers_its_objectives(self):
+    main.import_modules(["tests.least_squares"])
+    self.assertIn("least_squares", objectives.names())
+
+  def test_a_module_that_fails_is_named_in_one_line(self):
+    with self.assertRaisesRegex(
+        ConfigError, r"^--imports: cannot import 'no_such_module': No module named"
+    ):
+      main.import_modules(["tests.least_squares", "no_such_module"])
 
 
 class BadInputTest(parameterized.TestCase):

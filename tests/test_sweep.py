@@ -12,6 +12,7 @@ import numpy as np
 from absl.testing import absltest
 
 from gan_theory import gan, sweep
+from tests import least_squares
 from tests.tiny import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,6 +166,21 @@ class RunSweepTest(chex.TestCase):
     _, reports = _full_sweep_and_progress()
     self.assertEqual([r.steps_done for r in reports], [10, 20])
     self.assertTrue(all(r.num_runs == 9 and r.num_steps == 20 for r in reports))
+
+
+class UserObjectiveTest(absltest.TestCase):
+
+  def test_an_objective_registered_from_test_code_trains_by_name(self):
+    # tests/least_squares.py registers it, as a user's module would.
+    config = tiny_config(objectives=("non_saturating", least_squares.NAME))
+    result = sweep.run_sweep(config, num_samples=10)
+    self.assertEqual(result.objectives, ("non_saturating",) * 2 + (least_squares.NAME,) * 2)
+    np.testing.assert_array_equal(result.diverged_step, -1)
+    chex.assert_tree_all_finite(result.metrics)
+    # Same seed, same initial parameters: its discriminator moved on its own loss.
+    kernel = result.final_state.discriminator_params["params"]["MLP_0"]["Dense_0"]["kernel"]
+    for seed in range(2):
+      self.assertFalse(np.allclose(kernel[seed], kernel[2 + seed]))
 
 
 def _affine(run):

@@ -13,11 +13,11 @@ import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
 
-from gan_theory import objectives, theory
+from gan_theory import divergences, objectives, theory
 from gan_theory.distributions import GaussianMixture
 from gan_theory.metrics import mean_and_stderr
 
-QUADRATURE = theory.trapezoid(-15.0, 15.0, 30_001)
+QUADRATURE = divergences.trapezoid(-15.0, 15.0, 30_001)
 DATA = GaussianMixture(modes=jnp.array([[-2.0], [2.0]]), std=0.5)
 THETA0 = theory.Gaussian(mean=jnp.float32(0.5), log_std=jnp.float32(math.log(1.5)))
 NUM_SAMPLES = 100_000
@@ -33,37 +33,6 @@ def log_p_data(x):
 
 def log_p_generator(params, x):
   return theory.gaussian_log_prob(params, x)
-
-
-def gaussian_kl(mean_p, std_p, mean_q, std_q):
-  return math.log(std_q / std_p) + (std_p**2 + (mean_p - mean_q) ** 2) / (2 * std_q**2) - 0.5
-
-
-class QuadratureTest(absltest.TestCase):
-
-  def test_densities_integrate_to_one(self):
-    points = QUADRATURE.points
-    for log_density in (log_p_data(points), log_p_generator(THETA0, points)):
-      total = theory.expectation(QUADRATURE, log_density, 1.0)
-      self.assertAlmostEqual(float(total), 1.0, delta=ATOL)
-
-  def test_kl_of_gaussians_against_closed_form(self):
-    p = theory.Gaussian(jnp.float32(0.3), jnp.float32(math.log(0.8)))
-    q = theory.Gaussian(jnp.float32(-1.0), jnp.float32(math.log(2.0)))
-    kl = theory.kl_divergence(
-        QUADRATURE, log_p_generator(p, QUADRATURE.points), log_p_generator(q, QUADRATURE.points)
-    )
-    self.assertAlmostEqual(float(kl), gaussian_kl(0.3, 0.8, -1.0, 2.0), delta=ATOL)
-
-  def test_jsd_is_symmetric_bounded_and_zero_on_itself(self):
-    log_p = log_p_data(QUADRATURE.points)
-    log_q = log_p_generator(THETA0, QUADRATURE.points)
-    jsd = float(theory.js_divergence(QUADRATURE, log_p, log_q))
-    reverse = theory.js_divergence(QUADRATURE, log_q, log_p)
-    self.assertAlmostEqual(jsd, float(reverse), delta=ATOL)
-    self.assertBetween(jsd, 0.01, math.log(2.0))
-    itself = theory.js_divergence(QUADRATURE, log_p, log_p)
-    self.assertAlmostEqual(float(itself), 0.0, delta=ATOL)
 
 
 def _divergence_estimates(key, num_samples):
@@ -83,10 +52,10 @@ class DivergenceEstimatesTest(absltest.TestCase):
     super().setUp()
     log_p, log_q = log_p_data(QUADRATURE.points), log_p_generator(THETA0, QUADRATURE.points)
     self.exact = {
-        "nll": float(theory.expectation(QUADRATURE, log_p, -log_q)),
-        "forward_kl": float(theory.kl_divergence(QUADRATURE, log_p, log_q)),
-        "reverse_kl": float(theory.kl_divergence(QUADRATURE, log_q, log_p)),
-        "jsd": float(theory.js_divergence(QUADRATURE, log_p, log_q)),
+        "nll": float(divergences.expectation(QUADRATURE, log_p, -log_q)),
+        "forward_kl": float(divergences.kl_divergence(QUADRATURE, log_p, log_q)),
+        "reverse_kl": float(divergences.kl_divergence(QUADRATURE, log_q, log_p)),
+        "jsd": float(divergences.js_divergence(QUADRATURE, log_p, log_q)),
     }
 
   def test_within_four_standard_errors_of_quadrature(self):
@@ -130,21 +99,24 @@ class OptimalDiscriminatorTest(absltest.TestCase):
 
   def test_value_identity(self):
     # V(D*, G) = 2 JSD(p_data, p_G) - log 4, to quadrature accuracy.
-    value = theory.gan_value(QUADRATURE, self.log_p_data, self.log_p_generator, self.logit)
-    jsd = theory.js_divergence(QUADRATURE, self.log_p_data, self.log_p_generator)
+    value = theory.game_value(
+        "minimax", QUADRATURE, self.log_p_data, self.log_p_generator, self.logit)
+    jsd = divergences.js_divergence(QUADRATURE, self.log_p_data, self.log_p_generator)
     self.assertAlmostEqual(float(value), float(2 * jsd - math.log(4.0)), delta=ATOL)
 
   def test_maximizes_the_value(self):
-    best = float(theory.gan_value(QUADRATURE, self.log_p_data, self.log_p_generator, self.logit))
+    best = float(theory.game_value(
+        "minimax", QUADRATURE, self.log_p_data, self.log_p_generator, self.logit))
     for seed in range(5):
       bump = 0.3 * jax.random.normal(jax.random.key(seed), self.logit.shape)
-      other = theory.gan_value(QUADRATURE, self.log_p_data, self.log_p_generator, self.logit + bump)
+      other = theory.game_value(
+          "minimax", QUADRATURE, self.log_p_data, self.log_p_generator, self.logit + bump)
       self.assertLess(float(other), best)
 
 
 # A pair of Gaussians whose log-ratio stays within the exponent cap of the f-GAN games
 # (-20 <= a* <= 10) on the whole quadrature interval, whose tails hold < 1e-9 of either.
-PAIR_QUADRATURE = theory.trapezoid(-8.0, 8.0, 16_001)
+PAIR_QUADRATURE = divergences.trapezoid(-8.0, 8.0, 16_001)
 PAIR_P = theory.Gaussian(mean=jnp.float32(0.0), log_std=jnp.float32(0.0))
 PAIR_Q = theory.Gaussian(mean=jnp.float32(0.5), log_std=jnp.float32(math.log(1.2)))
 
@@ -157,27 +129,13 @@ class FDivergenceTest(parameterized.TestCase):
     self.log_q = theory.gaussian_log_prob(PAIR_Q, PAIR_QUADRATURE.points)
     self.optimum = theory.optimal_discriminator_logit(self.log_p, self.log_q)
 
-  def test_closed_forms(self):
-    divergence = lambda name: float(
-        theory.f_divergence(name, PAIR_QUADRATURE, self.log_p, self.log_q)
-    )
-    self.assertAlmostEqual(divergence("kl"), gaussian_kl(0.0, 1.0, 0.5, 1.2), delta=ATOL)
-    self.assertAlmostEqual(divergence("reverse_kl"), gaussian_kl(0.5, 1.2, 0.0, 1.0), delta=ATOL)
-    # Hellinger affinity of two Gaussians:
-    # sqrt(2 s1 s2 / (s1^2 + s2^2)) exp(-d^2 / (4 (s1^2 + s2^2))).
-    affinity = math.sqrt(2 * 1.2 / (1 + 1.44)) * math.exp(-0.25 / (4 * 2.44))
-    self.assertAlmostEqual(divergence("squared_hellinger"), 2 - 2 * affinity, delta=ATOL)
-    # chi^2(p || q) = s2^2 / (s1 sqrt(2 s2^2 - s1^2)) exp(d^2 / (2 s2^2 - s1^2)) - 1.
-    chi2 = 1.44 / math.sqrt(2 * 1.44 - 1) * math.exp(0.25 / (2 * 1.44 - 1)) - 1
-    self.assertAlmostEqual(divergence("pearson"), chi2, delta=ATOL)
-
   @parameterized.parameters(*objectives.F_DIVERGENCES)
   def test_bound_is_tight_at_the_optimal_logit_and_below_elsewhere(self, name):
     self.assertBetween(float(jnp.min(self.optimum)), -20.0, 10.0)
     self.assertLess(float(jnp.max(self.optimum)), 10.0)
-    exact = float(theory.f_divergence(name, PAIR_QUADRATURE, self.log_p, self.log_q))
+    exact = float(objectives.f_gan(name).divergence(PAIR_QUADRATURE, self.log_p, self.log_q))
     bound = lambda logit: float(
-        theory.variational_bound(name, PAIR_QUADRATURE, self.log_p, self.log_q, logit)
+        theory.game_value(f"f_{name}", PAIR_QUADRATURE, self.log_p, self.log_q, logit)
     )
     self.assertAlmostEqual(bound(self.optimum), exact, delta=ATOL * max(1.0, exact))
     for other in (0.5 * self.optimum, self.optimum + 0.3, jnp.zeros_like(self.optimum)):
@@ -186,12 +144,12 @@ class FDivergenceTest(parameterized.TestCase):
   @parameterized.parameters(*objectives.F_DIVERGENCES)
   def test_bound_holds_for_any_logit(self, name):
     # Far beyond the games' clipping limits too: T is clipped, f* exact at T.
-    exact = float(theory.f_divergence(name, PAIR_QUADRATURE, self.log_p, self.log_q))
+    exact = float(objectives.f_gan(name).divergence(PAIR_QUADRATURE, self.log_p, self.log_q))
     for seed in range(5):
       noise = jax.random.normal(jax.random.key(seed), self.optimum.shape)
       for scale in (1.0, 30.0, 1000.0):
         logit = self.optimum + scale * noise
-        bound = theory.variational_bound(name, PAIR_QUADRATURE, self.log_p, self.log_q, logit)
+        bound = theory.game_value(f"f_{name}", PAIR_QUADRATURE, self.log_p, self.log_q, logit)
         self.assertLessEqual(float(bound), exact + ATOL * max(1.0, exact), (seed, scale))
 
 
@@ -238,6 +196,11 @@ class DiscriminatorTrainingTest(parameterized.TestCase):
     self.assertTrue(np.all(distances.value_gap >= -ATOL), distances.value_gap)
 
 
+# Every built-in objective whose cost reads the discriminator, with its divergence.
+LOGIT_OBJECTIVES = ("minimax", "non_saturating", "maximum_likelihood",
+                    *(f"f_{name}" for name in objectives.F_DIVERGENCES))
+
+
 class GradientIdentityTest(parameterized.TestCase):
   """With D* frozen at theta0, each cost's gradient is its divergence's gradient."""
 
@@ -247,18 +210,18 @@ class GradientIdentityTest(parameterized.TestCase):
     noise = jax.random.normal(jax.random.key(0), (NUM_SAMPLES,))
     cls.checks = jax.jit(
         lambda noise: theory.gradient_checks(
-            objectives.GENERATOR_OBJECTIVES, log_p_data, THETA0, QUADRATURE, noise
+            LOGIT_OBJECTIVES, log_p_data, THETA0, QUADRATURE, noise
         )
     )(noise)
 
   def test_every_gradient_finite(self):
     chex.assert_tree_all_finite(self.checks)
-    chex.assert_tree_shape_prefix(self.checks, (len(objectives.GENERATOR_OBJECTIVES),))
+    chex.assert_tree_shape_prefix(self.checks, (len(LOGIT_OBJECTIVES),))
 
   def test_maximum_likelihood_exact_side_against_closed_form(self):
     # grad KL(p_data || N(mean, std^2)) = ((mean - E x) / std^2, 1 - E(x - mean)^2 / std^2),
     # with E x = 0 and E(x - 0.5)^2 = 0.25 + 4 + 0.25 under p_data.
-    index = objectives.GENERATOR_OBJECTIVES.index("maximum_likelihood")
+    index = LOGIT_OBJECTIVES.index("maximum_likelihood")
     self.assertAlmostEqual(float(self.checks.exact.mean[index]), 0.5 / 1.5**2, delta=ATOL)
     self.assertAlmostEqual(
         float(self.checks.exact.log_std[index]), 1 - 4.5 / 1.5**2, delta=ATOL
@@ -269,7 +232,7 @@ class GradientIdentityTest(parameterized.TestCase):
     # except two pairs that are the same divergence: the f-GAN KL game's generator cost
     # is the maximum-likelihood cost, and the Jensen-Shannon game's is minimax + log 2.
     same = ({"maximum_likelihood", "f_kl"}, {"minimax", "f_jensen_shannon"})
-    names = objectives.GENERATOR_OBJECTIVES
+    names = LOGIT_OBJECTIVES
     exact = np.stack([self.checks.exact.mean, self.checks.exact.log_std], axis=1)
     for i in range(len(exact)):
       for j in range(i):
@@ -279,7 +242,7 @@ class GradientIdentityTest(parameterized.TestCase):
           self.assertGreater(np.abs(exact[i] - exact[j]).max(), 0.05, (names[i], names[j]))
 
   @parameterized.product(
-      index=tuple(range(len(objectives.GENERATOR_OBJECTIVES))),
+      index=tuple(range(len(LOGIT_OBJECTIVES))),
       estimator=("pathwise", "score_function"),
       parameter=theory.Gaussian._fields,
   )

@@ -1,4 +1,4 @@
-"""Is likelihood a good measure? (seed 002) Held-out log-likelihood against likelihood-free
+"""Is likelihood a good measure? (the lecture) Held-out log-likelihood against likelihood-free
 tests for three models of a known p, in dimensions 2 to 1000; and the tests' calibration.
 
 p is a mixture of `target.num_modes` Gaussians of std `target.std` whose centres are drawn

@@ -20,8 +20,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.generator_mean = 0.5
   config.generator_std = 1.5
 
-  # The three costs of the minimax game (seed 000); any of
-  # gan_theory.objectives.GENERATOR_OBJECTIVES may be added, the f-GAN games' costs too.
+  # The three costs of the minimax game (the assignment); any registered objective with a
+  # sample cost and a divergence may be added, the f-GAN games' costs too.
   config.objectives = ("minimax", "non_saturating", "maximum_likelihood")
   # Monte Carlo sample sizes; every one is drawn afresh for each seed.
   config.num_samples = (10, 100, 1_000, 10_000, 100_000, 1_000_000)
