@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from absl.testing import absltest
 
 from tests.launch import TINY
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class BenchmarkTest(absltest.TestCase):
 
+  @pytest.mark.slow
   def test_prints_every_figure(self):
     process = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", "--runs=3", "--steps_per_call=2",

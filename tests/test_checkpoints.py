@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from absl.testing import absltest
 
 from experiments.checkpoints import SweepCheckpoints
@@ -100,6 +101,7 @@ class SweepCheckpointsTest(absltest.TestCase):
     assert_snapshots_equal(self, self.restore(), snapshot(20))
 
 
+@pytest.mark.slow
 class KillAndResumeTest(absltest.TestCase):
   """The launcher killed at a checkpoint, then the same command run again."""
 

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from absl.testing import absltest
 
 from tests.launch import ROOT, TINY, command, launch
@@ -58,6 +59,7 @@ class TwoProcessTest(absltest.TestCase):
       self.assertEqual(process.returncode, 0, log[-3000:])
     return logs
 
+  @pytest.mark.slow
   def test_two_processes_match_one_and_only_process_0_writes(self):
     root = Path(self.create_tempdir().full_path)
     directories = [root / "process_0", root / "process_1"]

@@ -9,6 +9,7 @@ from pathlib import Path
 import chex
 import jax
 import numpy as np
+import pytest
 from absl.testing import absltest
 
 from gan_theory import gan, sweep
@@ -205,6 +206,7 @@ class MapRunsTest(absltest.TestCase):
 
 class DeviceMeshTest(chex.TestCase):
 
+  @pytest.mark.slow
   def test_eight_devices_equal_one(self):
     # JAX fixes its device count at start-up, so the 8-device sweep runs in a process of
     # its own; 9 runs over 8 devices in groups of 2 pad to 16, and the padding must vanish.
