@@ -40,6 +40,7 @@ from absl import app, flags
 from jax.sharding import NamedSharding, PartitionSpec
 from ml_collections import config_flags
 
+from experiments import workdir as workdir_lib
 from gan_theory import gan, sweep, two_sample
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -187,9 +188,11 @@ def main(argv: list[str]) -> None:
   print(f"baseline, Python loop over a jitted step (1 run): {loop_rate:.0f} steps/s,"
         f" {loop_rate * step_flops / peak:.1%} of peak")
   print()
-  print("| runs | devices x vmap group | compile s | run-steps/s | GFLOP/s | of matmul peak |"
-        " speed-up over loop | device MiB per run | one vmap of all runs: run-steps/s |")
-  print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+  print(workdir_lib.markdown_table(
+      ["runs", "devices x vmap group", "compile s", "run-steps/s", "GFLOP/s", "of matmul peak",
+       "speed-up over loop", "device MiB per run", "one vmap of all runs: run-steps/s"], (),
+      align="r" * 9,
+  ))
   for num_runs in map(int, _RUNS.value):
     figures = _measure_sweep(trainer, states, num_runs, period_flops, min_seconds)
     one_vmap = "-"
@@ -198,10 +201,12 @@ def main(argv: list[str]) -> None:
       single = jax.jit(jax.vmap(trainer.train_period))
       one_vmap_seconds, _ = _time(lambda: single(batch), min_seconds)
       one_vmap = f"{num_runs * _STEPS_PER_CALL.value / one_vmap_seconds:.0f}"
-    print(f"| {num_runs} | {figures['layout']} | {figures['compile_seconds']:.1f} |"
-          f" {figures['run_steps']:.0f} | {figures['flops'] / 1e9:.1f} |"
-          f" {figures['flops'] / peak:.1%} | {figures['run_steps'] / loop_rate:.2f}x |"
-          f" {figures['memory_per_run'] / 2**20:.2f} | {one_vmap} |")
+    print(workdir_lib.markdown_row([
+        num_runs, figures["layout"], f"{figures['compile_seconds']:.1f}",
+        f"{figures['run_steps']:.0f}", f"{figures['flops'] / 1e9:.1f}",
+        f"{figures['flops'] / peak:.1%}", f"{figures['run_steps'] / loop_rate:.2f}x",
+        f"{figures['memory_per_run'] / 2**20:.2f}", one_vmap,
+    ]))
 
   _permutation_test()
   if _CPU_DEVICES.value:
@@ -255,9 +260,10 @@ def _device_scaling(peak: float, period_flops: float) -> None:
   print(f"{_DEVICE_RUNS.value} runs on virtual CPU devices (each count in its own process;"
         " they share this machine's cores):")
   print()
-  print("| CPU devices | devices x vmap group | compile s | run-steps/s | of matmul peak |"
-        " against the first count | device MiB per run |")
-  print("|---:|---:|---:|---:|---:|---:|---:|")
+  print(workdir_lib.markdown_table(
+      ["CPU devices", "devices x vmap group", "compile s", "run-steps/s", "of matmul peak",
+       "against the first count", "device MiB per run"], (), align="r" * 7,
+  ))
   first = None
   for count in map(int, _CPU_DEVICES.value):
     process = subprocess.run(
@@ -270,9 +276,11 @@ def _device_scaling(peak: float, period_flops: float) -> None:
     )
     figures = json.loads(process.stdout.strip().splitlines()[-1])
     first = first or figures["run_steps"]
-    print(f"| {count} | {figures['layout']} | {figures['compile_seconds']:.1f} |"
-          f" {figures['run_steps']:.0f} | {figures['flops'] / peak:.1%} |"
-          f" {figures['run_steps'] / first:.2f}x | {figures['memory_per_run'] / 2**20:.2f} |")
+    print(workdir_lib.markdown_row([
+        count, figures["layout"], f"{figures['compile_seconds']:.1f}",
+        f"{figures['run_steps']:.0f}", f"{figures['flops'] / peak:.1%}",
+        f"{figures['run_steps'] / first:.2f}x", f"{figures['memory_per_run'] / 2**20:.2f}",
+    ]))
 
 
 if __name__ == "__main__":

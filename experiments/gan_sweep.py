@@ -111,11 +111,10 @@ def _two_sample_section(config: ml_collections.ConfigDict, result: sweep.SweepRe
       " precision/recall/density/coverage. 'rejects': runs with p <= 0.05, of those that"
       " did not diverge.",
       "",
-      "| " + " | ".join(header) + " |",
-      "|" + "---|" * len(header),
   ]
   columns = {f: _per_objective(result, getattr(result.two_sample, f)) for f in
              two_sample.Evaluation._fields}
+  rows = []
   for objective in config.objectives:
     finite = ~np.isnan(columns["mmd_p_value"][objective])
     cells = [objective] + [
@@ -125,8 +124,8 @@ def _two_sample_section(config: ml_collections.ConfigDict, result: sweep.SweepRe
     for field in fields:
       mean, stderr = metrics.mean_and_stderr(columns[field][objective][finite])
       cells.append(f"{float(mean):.3g} ± {float(stderr):.2g}")
-    lines.append("| " + " | ".join(cells) + " |")
-  return lines
+    rows.append(cells)
+  return [*lines, workdir_lib.markdown_table(header, rows)]
 
 
 def _per_objective(result: sweep.SweepResult, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -136,19 +135,18 @@ def _per_objective(result: sweep.SweepResult, values: np.ndarray) -> dict[str, n
 
 def _table(
     config: ml_collections.ConfigDict, result: sweep.SweepResult, names: tuple[str, ...]
-) -> list[str]:
+) -> str:
   """A markdown table: a row per objective, the final value of each metric over seeds."""
-  header = ["objective", "seeds", "diverged", *names]
-  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   columns = {name: _per_objective(result, getattr(result.metrics, name)[:, -1]) for name in names}
   diverged = _per_objective(result, result.diverged_step >= 0)
+  rows = []
   for objective in config.objectives:
-    cells = [objective, str(config.num_seeds), str(int(np.sum(diverged[objective])))]
+    cells = [objective, config.num_seeds, int(np.sum(diverged[objective]))]
     for name in names:
       mean, stderr = metrics.mean_and_stderr(columns[name][objective])
       cells.append(f"{float(mean):.4g} ± {float(stderr):.2g}")
-    lines.append("| " + " | ".join(cells) + " |")
-  return lines
+    rows.append(cells)
+  return workdir_lib.markdown_table(["objective", "seeds", "diverged", *names], rows)
 
 
 def _gradient_share_section(shares: _GradientShares, num_samples: int) -> list[str]:
@@ -164,9 +162,8 @@ def _gradient_share_section(shares: _GradientShares, num_samples: int) -> list[s
       f" discriminator rejects ({low}) or accepts ({high}), and the share held by the"
       " samples with the largest gradients (equal samples would give 1% and 10%).",
       "",
-      "| " + " | ".join(header) + " |",
-      "|" + "---|" * len(header),
   ]
+  rows = []
   for objective in shares.shares:
     columns = [
         shares.shares[objective][:, 0], shares.shares[objective][:, -1],
@@ -176,8 +173,8 @@ def _gradient_share_section(shares: _GradientShares, num_samples: int) -> list[s
     for values in columns:
       mean, stderr = metrics.mean_and_stderr(values)
       cells.append(f"{100 * float(mean):.3g}% ± {100 * float(stderr):.2g}")
-    lines.append("| " + " | ".join([objective, *cells]) + " |")
-  return lines
+    rows.append([objective, *cells])
+  return [*lines, workdir_lib.markdown_table(header, rows)]
 
 
 def _summary_md(
@@ -203,11 +200,11 @@ def _summary_md(
         "",
         "## Headline",
         "",
-        *_table(config, result, _HEADLINE),
+        _table(config, result, _HEADLINE),
         "",
         "## Every metric",
     ]
-  lines += ["", *_table(config, result, names)]
+  lines += ["", _table(config, result, names)]
   if config.two_sample_tests:
     lines += ["", *_two_sample_section(config, result)]
   lines += ["", *_gradient_share_section(shares, result.samples.shape[1])]

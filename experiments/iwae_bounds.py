@@ -283,7 +283,7 @@ def _fit(ks, values, keep) -> tuple[float, str]:
   ks, keep = np.asarray(ks), np.asarray(keep)
   if keep.sum() < 2:
     return float("nan"), "-"
-  exponent = float(power_law_exponent(ks[keep], np.asarray(values)[keep]))
+  exponent = power_law_exponent(ks[keep], np.asarray(values)[keep])
   return exponent, f"{ks[keep].min()}..{ks[keep].max()}"
 
 
@@ -295,7 +295,7 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
     step = "" if previous is None else (
         f"{mean - previous[0]:+.5f} ± {math.hypot(stderr, previous[1]):.1g}"
     )
-    rows.append(f"| {k} | {mean:.5f} ± {stderr:.1g} | {log_p_x - mean:.3g} | {step} |")
+    rows.append([k, f"{mean:.5f} ± {stderr:.1g}", f"{log_p_x - mean:.3g}", step])
     previous = (mean, stderr)
   steps_up = [
       float(summaries[b][0] - summaries[a][0]) + 4 * math.hypot(summaries[a][1], summaries[b][1])
@@ -316,7 +316,7 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
     exponent, fitted = _fit(ks, values, large & above)
     cells = [f"{v:.3g}" if a else f"({v:.2g})" for v, a in zip(values, above)]
     exponent = f"{exponent:+.3f}" if math.isfinite(exponent) else "-"
-    snr_rows.append(f"| {part} | {name} | " + " | ".join(cells) + f" | {exponent} | {fitted} |")
+    snr_rows.append([part, name, *cells, exponent, fitted])
   variance_rows = []
   for covariance in COVARIANCES:
     for name in ("mean", "log_std" if covariance == "diagonal" else "scale_tril"):
@@ -324,13 +324,12 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
         values = [moments[covariance, dim][estimator, name][0] for dim in dims]
         z2, entries = (sum(float(moments[covariance, dim][estimator, name][i]) for dim in dims)
                        for i in (1, 2))
-        slope = float(power_law_exponent(np.asarray(dims), np.asarray(values))) if len(
-            dims) > 1 else float("nan")
-        variance_rows.append(
-            f"| {covariance} | {name} | {estimator} | "
-            + " | ".join(f"{v:.3g}" for v in values)
-            + f" | {slope:+.2f} | {z2 / entries:.3f} ± {math.sqrt(2 / entries):.2g} |"
-        )
+        slope = (power_law_exponent(np.asarray(dims), np.asarray(values)) if len(dims) > 1
+                 else float("nan"))
+        variance_rows.append([
+            covariance, name, estimator, *(f"{v:.3g}" for v in values), f"{slope:+.2f}",
+            f"{z2 / entries:.3f} ± {math.sqrt(2 / entries):.2g}",
+        ])
   return "\n".join([
       "# IWAE bounds on a linear-Gaussian model",
       "",
@@ -345,9 +344,9 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
       f" k-sample bound averaged over the data; exact log p(x) = {log_p_x:.5f} (the data's"
       " average).",
       "",
-      "| k | L_k | log p(x) - L_k | L_k - previous |",
-      "|---:|---:|---:|---:|",
-      *rows,
+      workdir_lib.markdown_table(
+          ["k", "L_k", "log p(x) - L_k", "L_k - previous"], rows, align="rrrr"
+      ),
       "",
       f"Ordered within 4 standard errors (Burda et al. 2015, Theorem 1): {ordered}."
       f" The gap falls like k^{gap_slope:.3f} over k = {gap_range}, where it exceeds 3"
@@ -363,9 +362,10 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
       " gradient tends to that of log p(x), the noise falls like 1/sqrt(k)) and -1/2 for the"
       " encoder (its gradient vanishes like 1/k).",
       "",
-      "| part | parameter | " + " | ".join(f"k = {k}" for k in ks) + " | exponent | over k |",
-      "|---|---|" + "---:|" * (len(ks) + 2),
-      *snr_rows,
+      workdir_lib.markdown_table(
+          ["part", "parameter", *(f"k = {k}" for k in ks), "exponent", "over k"], snr_rows,
+          align="ll" + "r" * (len(ks) + 2),
+      ),
       "",
       "## Pathwise against score-function gradients, by dimension",
       "",
@@ -376,9 +376,9 @@ def _summary_md(config, ks, summaries, log_p_x, mean_snr, dims, moments) -> str:
       " spread of a mean of as many independent chi^2_1 variables; the entries of one"
       " dimension share their noise, so the actual spread is wider.",
       "",
-      "| covariance | parameter | estimator | " + " | ".join(f"d = {d}" for d in dims)
-      + " | exponent | mean z^2 |",
-      "|---|---|---|" + "---:|" * (len(dims) + 2),
-      *variance_rows,
+      workdir_lib.markdown_table(
+          ["covariance", "parameter", "estimator", *(f"d = {d}" for d in dims), "exponent",
+           "mean z^2"], variance_rows, align="lll" + "r" * (len(dims) + 2),
+      ),
       "",
   ])

@@ -237,7 +237,7 @@ def _summary_md(config, study, rejections) -> str:
       inside = "" if low <= round(rate * replicates) <= high else " (outside)"
       cells.append(f"{100 * rate:.1f}%{inside} (size {100 * sizes[test]:.2f}%)")
     power = [f"{100 * rejections[size, 'shift', test]:.1f}%" for test in TESTS]
-    calibration_rows.append(f"| {size} | {' | '.join(cells)} | {' | '.join(power)} |")
+    calibration_rows.append([size, *cells, *power])
 
   study_rows = []
   for dim, (log_likelihood, evaluation) in study.items():
@@ -247,13 +247,14 @@ def _summary_md(config, study, rejections) -> str:
       for field in ("mmd_p_value", "classifier_accuracy", "precision", "recall", "density",
                     "coverage"):
         cells.append(f"{float(np.mean(getattr(evaluation, field)[:, m])):.3f}")
-      study_rows.append(f"| {dim} | {model} | {' | '.join(cells)} |")
+      study_rows.append([dim, model, *cells])
     bound = log_likelihood[:, 0] + math.log(config.signal_weight)
     noisy = log_likelihood[:, MODELS.index("noisy")]
-    study_rows.append(
-        f"| {dim} | bound log p + log {config.signal_weight:g} | {float(np.mean(bound)):.2f}"
-        f" (noisy - bound: {float(np.min(noisy - bound)):+.3f} at least) |  |  |  |  |  |  |"
-    )
+    study_rows.append([
+        dim, f"bound log p + log {config.signal_weight:g}",
+        f"{float(np.mean(bound)):.2f} (noisy - bound: {float(np.min(noisy - bound)):+.3f} at"
+        " least)", *[""] * 6,
+    ])
 
   alpha = settings.alpha
   return "\n".join([
@@ -268,9 +269,10 @@ def _summary_md(config, study, rejections) -> str:
       f" (the MMD test's {config.two_sample.num_permutations} permutations, the classifier"
       " test's binomial tail).",
       "",
-      "| n per side | MMD type-I | classifier type-I | MMD power | classifier power |",
-      "|---:|---:|---:|---:|---:|",
-      *calibration_rows,
+      workdir_lib.markdown_table(
+          ["n per side", "MMD type-I", "classifier type-I", "MMD power", "classifier power"],
+          calibration_rows, align="rrrrr",
+      ),
       "",
       f"## The study: {config.num_replicates} replicates per dimension",
       "",
@@ -278,9 +280,9 @@ def _summary_md(config, study, rejections) -> str:
       f" p, and each model's {config.two_sample.num_samples} samples against them: MMD"
       " p-value, classifier accuracy, precision, recall, density, coverage (means).",
       "",
-      "| d | model | log-likelihood | MMD p | classifier acc. | precision | recall | density"
-      " | coverage |",
-      "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
-      *study_rows,
+      workdir_lib.markdown_table(
+          ["d", "model", "log-likelihood", "MMD p", "classifier acc.", "precision", "recall",
+           "density", "coverage"], study_rows, align="rlrrrrrrr",
+      ),
       "",
   ])

@@ -272,8 +272,7 @@ def _discriminators_md(config, steps, distances: dict[str, theory.DistanceToOpti
     return f"{float(mean):.{digits}f} ± {float(stderr):.1g}"
 
   rows = [
-      f"| {objective} | {int(steps[e])} | "
-      + " | ".join(cell(field, e) for field in values) + " |"
+      [objective, int(steps[e]), *(cell(field, e) for field in values)]
       for objective, values in distances.items() for e in evaluations
   ]
   return "\n".join([
@@ -287,20 +286,22 @@ def _discriminators_md(config, steps, distances: dict[str, theory.DistanceToOpti
       " the maximum of the discriminator's objective (2 JSD - log 4 for the cross-entropy,"
       " D_f for an f-GAN bound) and its value, integrated by quadrature.",
       "",
-      "| objective | step | E_data abs(D - D*) | E_G abs(D - D*) | gap to the maximum |",
-      "|---|---:|---:|---:|---:|",
-      *rows,
+      workdir_lib.markdown_table(
+          ["objective", "step", "E_data abs(D - D*)", "E_G abs(D - D*)", "gap to the maximum"],
+          rows, align="lrrrr",
+      ),
       "",
   ])
 
 
-def _rows(names, cells) -> list[str]:
-  """A markdown table row per identity and parameter: the two, then ``cells(index, parameter)``."""
-  return [
-      "| " + " | ".join([name, parameter, *cells(index, parameter)]) + " |"
+def _table(names, header, cells, align) -> str:
+  """A markdown table: per identity and parameter, the two and ``cells(index, parameter)``."""
+  rows = [
+      [name, parameter, *cells(index, parameter)]
       for index, name in enumerate(names)
       for parameter in theory.Gaussian._fields
   ]
+  return workdir_lib.markdown_table(["identity", "parameter", *header], rows, align)
 
 
 def _summary_md(config, names, sizes, results: theory.GradientCheck, rms, value, jsd) -> str:
@@ -328,7 +329,7 @@ def _summary_md(config, names, sizes, results: theory.GradientCheck, rms, value,
 
   def exponents(index, parameter):
     return [
-        f"{float(power_law_exponent(sizes, getattr(rms[estimator], parameter)[:, index])):.3f}"
+        f"{power_law_exponent(sizes, getattr(rms[estimator], parameter)[:, index]):.3f}"
         for estimator in ESTIMATORS
     ]
 
@@ -351,27 +352,22 @@ def _summary_md(config, names, sizes, results: theory.GradientCheck, rms, value,
       f"Mean ± standard error over seeds {config.first_seed}..{last_seed} of each estimate; the"
       " exact side is the gradient of the divergence by quadrature.",
       "",
-      "| identity | parameter | exact | pathwise | score function |",
-      "|---|---|---:|---:|---:|",
-      *_rows(names, estimates),
+      _table(names, ["exact", "pathwise", "score function"], estimates, "llrrr"),
       "",
       "## Variance of each estimator",
       "",
       f"Per-sample variance (n x standard error^2 at n = {sizes[largest]:,}, averaged over seeds):"
       " the lower one needs fewer samples for the same error, by their ratio.",
       "",
-      "| identity | parameter | pathwise | score function | score function / pathwise | better |",
-      "|---|---|---:|---:|---:|---|",
-      *_rows(names, variances),
+      _table(names, ["pathwise", "score function", "score function / pathwise", "better"],
+             variances, "llrrrl"),
       "",
       "## How fast the error falls",
       "",
       "Exponent b of a least-squares fit RMS error ~ c n^b over the sample sizes, the RMS taken"
       " over seeds; Monte Carlo predicts b = -0.5.",
       "",
-      "| identity | parameter | pathwise | score function |",
-      "|---|---|---:|---:|",
-      *_rows(names, exponents),
+      _table(names, ["pathwise", "score function"], exponents, "llrr"),
   ]
   return "\n".join(lines + [""])
 
@@ -388,10 +384,11 @@ def _bounds_md(bounds: dict[str, list[float]]) -> str:
       " its logit (softly, beyond |a| = 20; 10 for Pearson) so that no exponential"
       " overflows; where a* lies beyond, F(a*) falls short of D_f.",
       "",
-      "| divergence | D_f | F(a*) | F(a* / 2) | F(a* + 1/2) |",
-      "|---|---|---|---|---|",
+      workdir_lib.markdown_table(
+          ["divergence", "D_f", "F(a*)", "F(a* / 2)", "F(a* + 1/2)"],
+          ([name, *(f"{float(v):.6f}" for v in values)] for name, values in bounds.items()),
+      ),
+      "",
   ]
-  for name, values in bounds.items():
-    lines.append(f"| {name} | " + " | ".join(f"{float(v):.6f}" for v in values) + " |")
-  return "\n".join(lines + [""])
+  return "\n".join(lines)
 

@@ -134,14 +134,13 @@ def _summary_md(config, results, comparisons, seconds) -> str:
       "amortization gap": ("amortization_gap", 3),
   }
   rows = [
-      f"| {k} | " + " | ".join(_cells(metrics, *column) for column in columns.values()) + " |"
+      [k, *(_cells(metrics, *column) for column in columns.values())]
       for k, metrics in results.items()
   ]
   gap_fields = ("mean_field_log_likelihood", "mean_field_elbo", "encoder_elbo",
                 "mean_field_last_change")
   gap_rows = [
-      f"| {k} | " + " | ".join(_cells(metrics, field, 3) for field in gap_fields) + " |"
-      for k, metrics in results.items()
+      [k, *(_cells(metrics, field, 3) for field in gap_fields)] for k, metrics in results.items()
   ]
   sample_fields = ("mmd_p_value", "classifier_accuracy", "precision", "recall", "coverage")
   sample_rows = []
@@ -150,7 +149,7 @@ def _summary_md(config, results, comparisons, seconds) -> str:
     rejected = [f"{int(np.sum(getattr(comparison, f'{test}_p_value') <= 0.05))}/{runs}"
                 for test in ("mmd", "classifier")]
     cells = [_cells(comparison, field, 3) for field in sample_fields]
-    sample_rows.append(f"| {k} | " + " | ".join(rejected + cells) + " |")
+    sample_rows.append([k, *rejected, *cells])
   evaluation, mean_field = config.evaluation, config.mean_field
   return "\n".join([
       "# VAEs and IWAEs on the binarized digits",
@@ -162,9 +161,7 @@ def _summary_md(config, results, comparisons, seconds) -> str:
       f" {config.learning_rate}, batches of {config.batch_size}, {config.num_steps} steps."
       " Test set: 250 images; mean ± standard error over seeds.",
       "",
-      "| k | " + " | ".join(columns) + " |",
-      "|---:|" + "---:|" * len(columns),
-      *rows,
+      workdir_lib.markdown_table(["k", *columns], rows, align="r" * (1 + len(columns))),
       "",
       f"log p(x) is estimated by L_{evaluation.num_samples} (the IWAE protocol; a lower bound"
       f" on it); a unit is active when the"
@@ -180,9 +177,9 @@ def _summary_md(config, results, comparisons, seconds) -> str:
       " gap = log p(x) - L[q*]; amortization gap = L[q*] - L[q]. The last column is how much"
       " the mean field's ELBO estimate still rose over its last tenth of steps.",
       "",
-      "| k | log p(x) | L[q*] | L[q] | last rise of L[q*] |",
-      "|---:|---:|---:|---:|---:|",
-      *gap_rows,
+      workdir_lib.markdown_table(
+          ["k", "log p(x)", "L[q*]", "L[q]", "last rise of L[q*]"], gap_rows, align="rrrrr"
+      ),
       "",
       "## The samples against the test images",
       "",
@@ -192,14 +189,17 @@ def _summary_md(config, results, comparisons, seconds) -> str:
       f" {config.two_sample.num_neighbours} precision/recall/coverage. 'rejects': seeds"
       " with p <= 0.05.",
       "",
-      "| k | MMD rejects | classifier rejects | " + " | ".join(sample_fields) + " |",
-      "|---:|---:|---:|" + "---:|" * len(sample_fields),
-      *sample_rows,
+      workdir_lib.markdown_table(
+          ["k", "MMD rejects", "classifier rejects", *sample_fields], sample_rows,
+          align="r" * (3 + len(sample_fields)),
+      ),
       "",
       "## Time",
       "",
-      "| k | training s | testing s |",
-      "|---:|---:|---:|",
-      *(f"| {k} | {train:.0f} | {test:.0f} |" for k, (train, test) in seconds.items()),
+      workdir_lib.markdown_table(
+          ["k", "training s", "testing s"],
+          ([k, f"{train:.0f}", f"{test:.0f}"] for k, (train, test) in seconds.items()),
+          align="rrr",
+      ),
       "",
   ])

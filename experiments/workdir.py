@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -21,6 +21,8 @@ __all__ = [
     "claim",
     "claim_on_process_0",
     "csv_text",
+    "markdown_row",
+    "markdown_table",
     "write_atomic",
     "write_figure",
     "write_text",
@@ -149,6 +151,33 @@ def csv_text(header: list[str], rows: Iterable[Iterable[object]]) -> str:
   writer.writerow(header)
   writer.writerows(rows)
   return buffer.getvalue()
+
+
+def markdown_row(cells: Iterable[object]) -> str:
+  """One row of a Markdown table, ``| a | b |``: each cell written by ``str``."""
+  return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def markdown_table(
+    header: Sequence[str], rows: Iterable[Iterable[object]], align: str | None = None
+) -> str:
+  """A Markdown table's text: the header, its rule, then a line per row; no final line end.
+
+  Args:
+    header: the column titles.
+    rows: the cells of each row, written by ``str``; none gives the header alone, to
+      which :func:`markdown_row` lines can follow.
+    align: a letter per column, ``"r"`` for right-aligned (``---:``, numbers) or ``"l"``
+      for the default (``---``); None: the default everywhere.
+
+  Raises:
+    ValueError: if ``align`` has not a letter ``l`` or ``r`` per column.
+  """
+  align = "l" * len(header) if align is None else align
+  if len(align) != len(header) or set(align) - {"l", "r"}:
+    raise ValueError(f"align={align!r} needs an 'l' or 'r' for each of {len(header)} columns")
+  rule = "|" + "".join("---:|" if a == "r" else "---|" for a in align)
+  return "\n".join([markdown_row(header), rule, *map(markdown_row, rows)])
 
 
 def write_text(path: Path, text: str) -> None:

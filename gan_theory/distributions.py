@@ -7,6 +7,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.stats import multivariate_normal
 
 __all__ = [
     "TARGETS",
@@ -49,10 +50,7 @@ class GaussianMixture:
 
   def log_prob(self, x: jax.Array) -> jax.Array:
     """The exact log-density of ``x`` with shape ``[..., d]``, computed by logsumexp."""
-    squared_distance = jnp.sum((x[..., None, :] - self.modes) ** 2, axis=-1)
-    log_normal = -0.5 * squared_distance / self.std**2 - 0.5 * self.dim * math.log(
-        2 * math.pi * self.std**2
-    )
+    log_normal = multivariate_normal.logpdf(x[..., None, :], self.modes, self.std**2)
     return jax.nn.logsumexp(log_normal, axis=-1) - math.log(self.num_modes)
 
 

@@ -6,11 +6,11 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 
 __all__ = [
     "ModeStatistics",
     "binomial_interval",
-    "binomial_log_pmf",
     "concentration_curve",
     "gradient_shares",
     "mean_and_stderr",
@@ -82,14 +82,14 @@ def mean_and_stderr(values: jax.Array, axis: int = 0) -> tuple[jax.Array, jax.Ar
   return mean, jnp.where(n > 1, stderr, jnp.nan)
 
 
-def power_law_exponent(x: jax.Array, y: jax.Array) -> jax.Array:
+def power_law_exponent(x: np.ndarray, y: np.ndarray) -> float:
   """The exponent ``b`` of ``y ~ c x^b``: the least-squares slope of ``log y`` on ``log x``.
 
-  A Monte Carlo error that falls like ``1 / sqrt(n)`` has exponent -1/2 in ``n``.
+  A Monte Carlo error that falls like ``1 / sqrt(n)`` has exponent -1/2 in ``n``. Fitted
+  by ``numpy.polyfit`` in float64, on the host: its callers report concrete values.
   """
-  log_x, log_y = jnp.log(x), jnp.log(y)
-  centred = log_x - jnp.mean(log_x)
-  return jnp.sum(centred * (log_y - jnp.mean(log_y))) / jnp.sum(centred**2)
+  log_x, log_y = (np.log(np.asarray(v, np.float64)) for v in (x, y))
+  return float(np.polyfit(log_x, log_y, 1)[0])
 
 
 def signal_to_noise(values: jax.Array, axis: int = 0) -> jax.Array:
@@ -139,25 +139,13 @@ def concentration_curve(weights: jax.Array) -> jax.Array:
   return jnp.cumsum(ordered) / jnp.sum(ordered)
 
 
-def binomial_log_pmf(trials: int, probability: float) -> np.ndarray:
-  """``log P(S = s)`` for ``s = 0 .. trials``, ``S ~ Binomial(trials, probability)``, in float64."""
-  counts = np.arange(trials + 1)
-  log_choose = np.array([
-      math.lgamma(trials + 1) - math.lgamma(c + 1) - math.lgamma(trials - c + 1) for c in counts
-  ])
-  return log_choose + counts * math.log(probability) + (trials - counts) * math.log1p(-probability)
-
-
 def binomial_interval(trials: int, probability: float, level: float = 0.95) -> tuple[int, int]:
   """The central interval of ``Binomial(trials, probability)`` holding at least ``level``.
 
-  ``(low, high)``: the largest ``low`` with ``P(S < low) <= (1 - level) / 2`` and the
-  smallest ``high`` with ``P(S > high) <= (1 - level) / 2``. A test of size ``probability``
-  rejects, over ``trials`` independent nulls, a number in it with chance at least ``level``.
+  ``(low, high)``, the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles
+  (``scipy.stats.binom.interval``): ``P(S < low) < (1 - level) / 2`` and
+  ``P(S > high) <= (1 - level) / 2``. A test of size ``probability`` rejects, over
+  ``trials`` independent nulls, a number in it with chance at least ``level``.
   """
-  pmf = np.exp(binomial_log_pmf(trials, probability))
-  tail = (1 - level) / 2
-  # P(S < low) for each candidate low, and P(S > high) for each candidate high.
-  below = np.concatenate([[0.0], np.cumsum(pmf)[:-1]])
-  above = np.concatenate([np.cumsum(pmf[::-1])[:-1][::-1], [0.0]])
-  return int(np.flatnonzero(below <= tail)[-1]), int(np.flatnonzero(above <= tail)[0])
+  low, high = stats.binom.interval(level, trials, probability)
+  return int(low), int(high)

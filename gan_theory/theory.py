@@ -25,6 +25,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.scipy.stats import norm
 
 from gan_theory import estimators, networks, objectives
 from gan_theory.divergences import Quadrature, expectation
@@ -154,8 +155,10 @@ def gaussian_sample(params: Gaussian, noise: jax.Array) -> jax.Array:
 
 def gaussian_log_prob(params: Gaussian, x: jax.Array) -> jax.Array:
   """``log N(x | mean, exp(log_std)^2)``."""
+  # Standardized, as in vae.gaussian_log_prob: norm.logpdf(x, mean, exp(log_std)) squares
+  # the scale, NaN in float32 at |log_std| = 50.
   standardized = (x - params.mean) * jnp.exp(-params.log_std)
-  return -0.5 * standardized**2 - params.log_std - 0.5 * math.log(2 * math.pi)
+  return norm.logpdf(standardized) - params.log_std
 
 
 class GradientCheck(NamedTuple):

@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+from scipy import stats
 
 from gan_theory import networks, objectives
-from gan_theory.metrics import binomial_log_pmf
 from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
 
 __all__ = [
@@ -210,9 +210,9 @@ def mmd_permutation_test(
 def binomial_p_value(successes: jax.Array, trials: int) -> jax.Array:
   """``P(S >= successes)`` for ``S ~ Binomial(trials, 1/2)``: the one-sided tail.
 
-  Read from a table of every tail, computed in float64 when traced (``trials`` is
-  static): exact to float32 rounding, and no iterative special function (JAX's betainc
-  loops, which shard_map cannot carry).
+  Read from a table of every tail, made by ``scipy.stats.binom`` in float64 when traced
+  (``trials`` is static): exact to float32 rounding, and no iterative special function
+  (JAX's betainc loops, which shard_map cannot carry).
 
   Args:
     successes: integer counts in ``[0, trials]``, any shape.
@@ -221,8 +221,7 @@ def binomial_p_value(successes: jax.Array, trials: int) -> jax.Array:
   Returns:
     The tails, shaped like ``successes``.
   """
-  log_pmf = binomial_log_pmf(trials, 0.5)
-  tails = np.exp(np.logaddexp.accumulate(log_pmf[::-1])[::-1])
+  tails = stats.binom.sf(np.arange(trials + 1) - 1, trials, 0.5)  # P(S > s - 1) = P(S >= s)
   return jnp.asarray(tails, jnp.float32)[jnp.asarray(successes, jnp.int32)]
 
 

@@ -239,6 +239,11 @@ class BinomialIntervalTest(parameterized.TestCase):
     # Binomial(10, 1/2): P(S <= 1) = 11/1024 <= 0.025 < P(S <= 2) = 56/1024.
     self.assertEqual(metrics.binomial_interval(10, 0.5), (2, 8))
 
+  def test_a_tail_of_exactly_the_bound_stays_outside(self):
+    # Binomial(1, 0.05): P(S > 0) = 0.05 = (1 - 0.9) / 2, so high = 0 (float64 sums of pmf
+    # terms, compared with the rounded bound, had given 1).
+    self.assertEqual(metrics.binomial_interval(1, 0.05, level=0.9), (0, 0))
+
 
 if __name__ == "__main__":
   absltest.main()

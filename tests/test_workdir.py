@@ -39,6 +39,25 @@ class CsvTextTest(absltest.TestCase):
     self.assertEqual(text, 'k,name\n1,a\n5,"b,c"\n')
 
 
+class MarkdownTableTest(absltest.TestCase):
+
+  def test_header_rule_and_rows(self):
+    text = workdir.markdown_table(["k", "name", "value"], [[1, "a", "0.5 ± 0.1"], (10, "b", "")],
+                                  align="rlr")
+    self.assertEqual(text, "| k | name | value |\n|---:|---|---:|\n| 1 | a | 0.5 ± 0.1 |\n"
+                           "| 10 | b |  |")
+
+  def test_default_alignment_and_header_alone(self):
+    self.assertEqual(workdir.markdown_table(["a", "b"], []), "| a | b |\n|---|---|")
+    self.assertEqual(workdir.markdown_row(["x", 2]), "| x | 2 |")
+
+  def test_bad_alignment(self):
+    with self.assertRaisesRegex(ValueError, "align='rr' needs an 'l' or 'r' for each of 3"):
+      workdir.markdown_table(["a", "b", "c"], [], align="rr")
+    with self.assertRaisesRegex(ValueError, "align='lc'"):
+      workdir.markdown_table(["a", "b"], [], align="lc")
+
+
 class WriteAtomicTest(absltest.TestCase):
 
   def test_failed_write_leaves_old_file_and_no_debris(self):
