@@ -346,18 +346,24 @@ class SampleQualityTest(parameterized.TestCase):
 
 class EvaluateTest(absltest.TestCase):
 
-  def test_is_each_test_with_its_key(self):
-    key = jax.random.key(4)
+  def test_each_field_is_its_test_and_the_draws_come_from_the_key(self):
     x, y = X[:30], Y
     settings = dict(num_permutations=20, num_neighbours=2, hidden_sizes=(8,), num_steps=10,
                     learning_rate=1e-2)
-    evaluation = jax.jit(lambda k: two_sample.evaluate(k, x, y, **settings))(key)
-    mmd_key, classifier_key = jax.random.split(key)
-    mmd = two_sample.mmd_permutation_test(mmd_key, x, y, num_permutations=20)
-    classifier = two_sample.classifier_two_sample_test(classifier_key, x, y, (8,), 10, 1e-2)
+    evaluate = jax.jit(lambda k: two_sample.evaluate(k, x, y, **settings))
+    first, again, other = (evaluate(jax.random.key(seed)) for seed in (4, 4, 5))
+    chex.assert_trees_all_equal(first, again)  # A pure function of its key.
+    # What draws nothing is the statistic of the test alone, whatever the key.
+    mmd = two_sample.mmd_permutation_test(jax.random.key(0), x, y, num_permutations=20)
     quality = two_sample.sample_quality(x, y, 2)
-    expected = (mmd.statistic, mmd.p_value, *classifier, *quality)
-    chex.assert_trees_all_close(tuple(evaluation), expected, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(
+        (first.mmd2, first.precision, first.recall, first.density, first.coverage),
+        (mmd.statistic, *quality), rtol=1e-5, atol=1e-6,
+    )
+    # The relabellings and the classifier come from the key.
+    drawn = ("mmd_p_value", "classifier_accuracy", "classifier_p_value")
+    self.assertNotEqual([float(getattr(first, f)) for f in drawn],
+                        [float(getattr(other, f)) for f in drawn])
 
   def test_make_evaluate_reads_a_config_section(self):
     config = ml_collections.ConfigDict(dict(two_sample=dict(
