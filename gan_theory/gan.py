@@ -5,10 +5,11 @@ objective of a run is an integer leaf of its state, so runs with different objec
 share one compiled program; every objective is read from the registry
 (:mod:`gan_theory.objectives`). The generator is an MLP or, with ``generator.kind =
 "flow"``, a RealNVP flow whose exact density allows the objectives that need one (such as
-``"mle"``, maximum likelihood of the data batch) and the divergence metrics. A run's randomness comes from its key alone, split into
-streams with ``fold_in``: the initial parameters, the data batch and the latents of
-step ``t``, and the evaluation sample depend on the seed only, never on the objective
-(common random numbers: objectives are compared paired).
+``"mle"``, maximum likelihood of the data batch) and the divergence metrics. A run's
+randomness comes from its key alone, split into streams with ``fold_in``: the initial
+parameters, the data batch and the latents of step ``t``, and the evaluation sample depend
+on the seed only, never on the objective (common random numbers: objectives are compared
+paired).
 """
 
 from collections.abc import Callable
@@ -286,16 +287,18 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
   batch_size, latent_dim = config.batch_size, config.latent_dim
 
   records = [objectives.get(name) for name in objective_names]
-  density_runs = jnp.asarray([record.needs_density for record in records])
+  needs_density = [record.needs_density for record in records]
 
   def data_nll(objective, generator_params, real):
     """``-E_data log p_G``; 0 when no objective needs it, so it costs nothing then."""
-    if not any(record.needs_density for record in records):
+    if not any(needs_density):
       return jnp.zeros(())
     # Under vmap every run computes this branch. Other runs see it through a select, with
     # no gradient path, so an overflow here cannot reach their parameters as 0 * inf.
     params = jax.tree.map(
-        lambda p: jnp.where(density_runs[objective], p, jax.lax.stop_gradient(p)),
+        lambda p: jnp.where(
+            jnp.asarray(needs_density)[objective], p, jax.lax.stop_gradient(p)
+        ),
         generator_params,
     )
     return -jnp.mean(generator.apply(params, real, method=networks.RealNVP.log_prob))

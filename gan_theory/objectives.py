@@ -140,15 +140,18 @@ class Objective:
   needs_density: bool = False
   divergence: QuadratureFunctional | None = None
 
-  def generator_cost(self, fake_logits: jax.Array, data_nll: jax.Array | float = 0.0
-                     ) -> jax.Array:
+  def generator_cost(
+      self, fake_logits: jax.Array, data_nll: jax.Array | float = 0.0
+  ) -> jax.Array:
     """The scalar cost the generator minimizes.
 
     Args:
       fake_logits: the discriminator's logits on generator samples.
       data_nll: ``-E_data log p_G`` of the data batch; read only if ``needs_density``.
     """
-    cost = jnp.zeros(()) if self.sample_cost is None else jnp.mean(self.sample_cost(fake_logits))
+    cost = jnp.zeros(())
+    if self.sample_cost is not None:
+      cost = jnp.mean(self.sample_cost(fake_logits))
     return cost + data_nll if self.needs_density else cost
 
 

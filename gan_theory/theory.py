@@ -293,9 +293,10 @@ def make_discriminator_train(
   """``train(key)``: a discriminator trained alone against a fixed generator, by Adam.
 
   Each step draws ``batch_size`` data and generator samples and takes a step on the loss
-  of the discriminator paired with ``objective``
-  (its record's ``discriminator_loss``: the cross-entropy, or an f-GAN bound); every ``eval_every`` steps (and at step 0) the distance to ``D*`` and the gap
-  of its objective to the maximum are measured on the quadrature's points.
+  of the discriminator paired with ``objective`` (its record's ``discriminator_loss``: the
+  cross-entropy, or an f-GAN bound); every ``eval_every`` steps (and at step 0) the distance
+  to ``D*`` and the gap of its objective to the maximum are measured on the quadrature's
+  points.
 
   Args:
     log_p_data: the data log-density of an array of 1-D points.

@@ -124,7 +124,7 @@ def _flag_value(value) -> str:
 
 
 def launcher_flags(config: ml_collections.ConfigDict) -> tuple[str, ...]:
-  """``--config=FILE`` and a ``--config.<field>=<value>`` for each field that differs from FILE's."""
+  """``--config=FILE``, then ``--config.<field>=<value>`` per field that FILE sets otherwise."""
   module = CONFIG_MODULES[config.experiment]
   default = _flatten(module.get_config().to_dict())
   changed = {k: v for k, v in _flatten(config.to_dict()).items() if default[k] != v}
