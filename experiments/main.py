@@ -1,4 +1,4 @@
-"""The launcher: flags -> config -> experiment.run(config, workdir).
+"""The launcher: flags -> config -> :func:`run`, the one protocol of every experiment.
 
   python -m experiments.main --config=experiments/configs/ring.py --workdir=results/ring
   python -m experiments.main --config=experiments/configs/grid.py --workdir=results/grid \
@@ -14,17 +14,41 @@ sharded over the devices of every process, and process 0 writes the results.
 """
 
 import importlib
+import os
 import re
 import sys
 from pathlib import Path
+from typing import Any, Protocol
 
 import jax
-from absl import app, flags
+import ml_collections
+from absl import app, flags, logging
+from matplotlib.figure import Figure
 from ml_collections import config_flags
 
 from experiments import gan_sweep, iwae_bounds, likelihood_vs_samples, theory, vae_digits
+from experiments import workdir as workdir_lib
 from experiments.workdir import WorkdirError
 from gan_theory.validation import ConfigError, check_choice
+
+
+class Experiment(Protocol):
+  """What an experiment module holds: a config in, files out.
+
+  Attributes:
+    OUTPUTS: every file and directory it may write in the workdir, ``config.json`` first.
+  """
+
+  OUTPUTS: tuple[str, ...]
+
+  def validate(self, config: ml_collections.ConfigDict) -> None:
+    """Raises ConfigError naming the first bad field; compiles nothing."""
+
+  def compute(self, config: ml_collections.ConfigDict, workdir: Path) -> Any:
+    """The results, on every process; may keep checkpoints in ``workdir`` to resume from."""
+
+  def report(self, config: ml_collections.ConfigDict, results: Any) -> dict[str, str | Figure]:
+    """The files to write, by name: texts and figures."""
 
 EXPERIMENTS = {
     "gan_sweep": gan_sweep,
@@ -33,6 +57,33 @@ EXPERIMENTS = {
     "theory": theory,
     "vae_digits": vae_digits,
 }
+
+
+def run(
+    config: ml_collections.ConfigDict, workdir: str | os.PathLike, overwrite: bool = False
+) -> None:
+  """Runs the experiment that ``config`` names and writes its results to ``workdir``.
+
+  The config is checked before anything compiles; process 0 claims the workdir (writing
+  ``config.json``), every process computes, and process 0 writes each file atomically.
+
+  Raises:
+    ConfigError: if the config is not valid; nothing compiles, nothing is written.
+    WorkdirError: if the workdir cannot take the results; nothing compiles.
+  """
+  experiment: Experiment = EXPERIMENTS[check_choice(config, "experiment", EXPERIMENTS)]
+  experiment.validate(config)
+  path = workdir_lib.claim_on_process_0(workdir, config, experiment.OUTPUTS, overwrite)
+  results = experiment.compute(config, path)
+  if jax.process_index() != 0:
+    return
+  files = experiment.report(config, results)
+  for name, content in files.items():
+    if isinstance(content, Figure):
+      workdir_lib.write_figure(path / name, content)
+    else:
+      workdir_lib.write_text(path / name, content)
+  logging.info("wrote %s to %s", ", ".join(files), path)
 
 
 def _unknown_field(error: Exception, argv: list[str]) -> str:
@@ -133,9 +184,9 @@ def main(argv: list[str]) -> None:
   _split_name_lists(config)
   try:
     import_modules(_IMPORTS.value)
-    experiment = EXPERIMENTS[check_choice(config, "experiment", EXPERIMENTS)]
+    check_choice(config, "experiment", EXPERIMENTS)
     _initialize_processes()
-    experiment.run(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
+    run(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
   except (ConfigError, WorkdirError) as error:
     sys.exit(f"error: {error}")
 

@@ -37,7 +37,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def run(config: ml_collections.ConfigDict, workdir: Path, overwrite: bool = False) -> None:
   """What the launcher does with a parsed config, in this process."""
-  main.EXPERIMENTS[config.experiment].run(config, str(workdir), overwrite=overwrite)
+  main.run(config, workdir, overwrite=overwrite)
 
 
 class GanSweepTest(absltest.TestCase):

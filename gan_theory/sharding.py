@@ -1,0 +1,166 @@
+"""Where the runs of a sweep go: one-axis mesh, vmap groups, padding, host transfers.
+
+The run axis is sharded over every device with ``shard_map`` on a one-axis mesh named
+``runs``: runs never communicate, so each device trains its own runs. On each device,
+runs are vmapped in groups of ``vmap_size`` and the groups follow one another
+(``lax.map``). On a CPU, groups of 8 keep a step's working set in cache and run about
+1.5 times faster than one vmap of 64 runs; on an accelerator, one group of all its runs
+fills the device. Runs are padded to whole groups on every device with copies of the
+last run, which the results drop.
+
+On several processes (``jax.distributed.initialize``), the mesh spans the devices of
+all of them; every process passes the same global inputs and gets every output.
+"""
+
+import functools
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding, PartitionSpec
+
+__all__ = [
+    "Layout",
+    "RUNS",
+    "group_size",
+    "layout",
+    "map_runs",
+    "shard_runs",
+    "to_device",
+    "to_host",
+    "vmap_in_groups",
+]
+
+CPU_VMAP_SIZE = 8
+RUNS = "runs"  # The mesh axis that the runs are sharded over.
+
+
+def group_size(vmap_size: int, num_runs: int) -> int:
+  """How many runs to vmap together.
+
+  At most ``vmap_size`` runs, or when it is 0, at most 8 on a CPU and all runs on an
+  accelerator; the groups are balanced, so padding adds fewer runs than there are
+  groups (12 runs at most 8 a group: two groups of 6).
+  """
+  if vmap_size == 0:
+    vmap_size = CPU_VMAP_SIZE if jax.default_backend() == "cpu" else num_runs
+  num_groups = -(-num_runs // vmap_size)
+  return -(-num_runs // num_groups)
+
+
+def vmap_in_groups(function: Callable, size: int) -> Callable:
+  """``vmap(function)`` over a leading run axis, in groups of ``size`` run in sequence.
+
+  Args:
+    function: a function of one run's pytree arguments.
+    size: runs per group; the run axis must be a multiple of it.
+
+  Returns:
+    A function of the stacked arguments, with the results stacked along the run axis.
+  """
+
+  def batched(*args):
+    num_runs = jax.tree.leaves(args)[0].shape[0]
+    groups = jax.tree.map(lambda x: x.reshape(num_runs // size, size, *x.shape[1:]), args)
+    out = jax.lax.map(lambda group: jax.vmap(function)(*group), groups)
+    return jax.tree.map(lambda x: x.reshape(num_runs, *x.shape[2:]), out)
+
+  return batched
+
+
+class Layout(NamedTuple):
+  """Where the runs of a sweep go.
+
+  Attributes:
+    mesh: a one-axis mesh, named ``runs``, over every device.
+    group_size: runs vmapped together on a device.
+    padded_runs: runs after padding, a multiple of ``devices x group_size``.
+    num_runs: runs before padding.
+  """
+
+  mesh: jax.sharding.Mesh
+  group_size: int
+  padded_runs: int
+  num_runs: int
+
+  @property
+  def sharding(self) -> NamedSharding:
+    """The run axis split over the mesh."""
+    return NamedSharding(self.mesh, PartitionSpec(RUNS))
+
+  def pad(self, tree):
+    """``tree``'s numpy leaves ``[num_runs, ...]`` padded with copies of the last run."""
+    keep = np.minimum(np.arange(self.padded_runs), self.num_runs - 1)
+    return jax.tree.map(lambda x: np.asarray(x)[keep], tree)
+
+  def unpad(self, tree):
+    """``tree``'s leaves without the padding runs."""
+    return jax.tree.map(lambda x: x[: self.num_runs], tree)
+
+
+def layout(num_runs: int, vmap_size: int) -> Layout:
+  """Spreads ``num_runs`` runs over all devices in vmap groups; see :func:`group_size`."""
+  num_devices = jax.device_count()
+  per_device = -(-num_runs // num_devices)
+  size = group_size(vmap_size, per_device)
+  per_device = -(-per_device // size) * size
+  # Auto axes: shard_map places the runs explicitly, and host-side slicing (dropping the
+  # padding) may then take any layout.
+  mesh = jax.make_mesh((num_devices,), (RUNS,), axis_types=(jax.sharding.AxisType.Auto,))
+  return Layout(
+      mesh=mesh, group_size=size, padded_runs=per_device * num_devices, num_runs=num_runs
+  )
+
+
+def shard_runs(function: Callable, where: Layout) -> Callable:
+  """``function`` of one run, mapped over the run axis as a sweep runs it.
+
+  The run axis, of length ``where.padded_runs``, is sharded over ``where.mesh``; each
+  device vmaps its runs in groups of ``where.group_size`` (:func:`vmap_in_groups`).
+  """
+  return jax.shard_map(
+      vmap_in_groups(function, where.group_size), mesh=where.mesh,
+      in_specs=PartitionSpec(RUNS), out_specs=PartitionSpec(RUNS),
+  )
+
+
+def to_host(tree):
+  """Every process gets the global value of ``tree``'s sharded arrays as numpy arrays."""
+  return multihost_utils.process_allgather(tree, tiled=True)
+
+
+def to_device(tree, sharding: NamedSharding):
+  """Global arrays from numpy arrays that every process holds in full."""
+  return jax.tree.map(
+      lambda x: jax.make_array_from_callback(x.shape, sharding, lambda index: x[index]), tree
+  )
+
+
+@functools.lru_cache(maxsize=32)
+def _sharded_program(function: Callable, where: Layout) -> Callable:
+  # Cached, so that calling map_runs again with the same function reuses its compilation.
+  return jax.jit(shard_runs(function, where))
+
+
+def map_runs(function: Callable, inputs, vmap_size: int = 0):
+  """``function`` of one run applied to every run, as a sweep runs them: one compiled program.
+
+  The runs are sharded over every device and vmapped in groups (:func:`layout`,
+  :func:`shard_runs`), padded with copies of the last run, which the outputs drop. On
+  several processes, every process passes the same inputs and gets every output.
+
+  Args:
+    function: a function of one run's arrays (a pytree of them) to a pytree of arrays;
+      typed keys neither in nor out (pass seeds, and make keys inside).
+    inputs: a pytree of numpy arrays with a leading run axis.
+    vmap_size: runs per vmap group; 0 chooses by backend (:func:`group_size`).
+
+  Returns:
+    The outputs, numpy arrays with a leading run axis.
+  """
+  where = layout(jax.tree.leaves(inputs)[0].shape[0], vmap_size)
+  with jax.set_mesh(where.mesh):
+    inputs = to_device(where.pad(inputs), where.sharding)
+    return where.unpad(to_host(_sharded_program(function, where)(inputs)))
