@@ -37,11 +37,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
-from jax.sharding import NamedSharding, PartitionSpec
 from ml_collections import config_flags
 
 from experiments import workdir as workdir_lib
-from gan_theory import gan, sweep, two_sample
+from gan_theory import gan, sharding, two_sample
 
 _CONFIG = config_flags.DEFINE_config_file(
     "config", str(Path(__file__).parent / "configs" / "ring.py"),
@@ -110,13 +109,11 @@ def _measure_sweep(
     period_flops: float, min_seconds: float,
 ) -> dict:
   """Compile time, speed and memory of the sweep's own period program over ``num_runs``."""
-  where = sweep.layout(num_runs, vmap_size=0)
-  batch = jax.device_put(
-      states(where.padded_runs), NamedSharding(where.mesh, PartitionSpec(sweep.RUNS))
-  )
+  where = sharding.layout(num_runs, vmap_size=0)
+  batch = jax.device_put(states(where.padded_runs), where.sharding)
   with jax.set_mesh(where.mesh):
     start = time.perf_counter()
-    period = jax.jit(sweep.shard_runs(trainer.train_period, where)).lower(batch).compile()
+    period = jax.jit(sharding.shard_runs(trainer.train_period, where)).lower(batch).compile()
     compile_seconds = time.perf_counter() - start
     seconds, _ = _time(lambda: period(batch), min_seconds)
   return {

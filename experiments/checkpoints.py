@@ -1,4 +1,4 @@
-"""Sweep snapshots on disk with orbax, checked when they are read back."""
+"""Engine snapshots on disk with orbax, checked when they are read back."""
 
 import hashlib
 import logging as python_logging
@@ -9,7 +9,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from absl import logging
 
-from gan_theory.sweep import Snapshot
+from gan_theory.engine import Snapshot
 
 __all__ = ["SweepCheckpoints"]
 
@@ -58,7 +58,7 @@ def _problem(record: dict, expected: list[list], leaves: list[np.ndarray]) -> st
 
 
 class SweepCheckpoints:
-  """A :class:`gan_theory.sweep.Checkpointer` in a directory, one orbax step per snapshot.
+  """A :class:`gan_theory.engine.Checkpointer` in a directory, one orbax step per snapshot.
 
   Each checkpoint holds the snapshot's arrays and a JSON record of their paths, dtypes,
   shapes and SHA-256 digest. Orbax writes a checkpoint to a temporary directory and

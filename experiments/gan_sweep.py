@@ -14,6 +14,7 @@ several processes, only process 0 writes.
 import csv
 import functools
 import io
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -23,7 +24,7 @@ from absl import logging
 
 from experiments import plots, workdir as workdir_lib
 from experiments.checkpoints import SweepCheckpoints
-from gan_theory import distributions, gan, metrics, objectives, sweep, two_sample
+from gan_theory import distributions, engine, gan, metrics, objectives, sweep, two_sample
 
 CHECKPOINTS = "checkpoints"
 OUTPUTS = (
@@ -61,7 +62,7 @@ def _summarized(names: tuple[str, ...]) -> tuple[str, ...]:
   return tuple(name for name in names if not name.endswith("_stderr"))
 
 
-def _log_progress(progress: sweep.Progress) -> None:
+def _log_progress(progress: engine.Progress) -> None:
   run_steps = progress.steps_done * progress.num_runs
   rate = run_steps / max(progress.train_seconds, 1e-9)
   left = (progress.num_steps - progress.steps_done) * progress.num_runs / rate
@@ -220,23 +221,22 @@ def _summary_md(
   return "\n".join(lines + ["", timing + ".", ""])
 
 
-def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> None:
-  """Runs the sweep of ``config`` and writes its results to ``workdir``.
-
-  Raises:
-    ConfigError: if the config is not valid; nothing compiles, nothing is written.
-    WorkdirError: if the workdir cannot take the results; nothing compiles.
-  """
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks every field the sweep reads (:func:`gan_theory.gan.validate`)."""
   gan.validate(config)
-  path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
-  with SweepCheckpoints(path / CHECKPOINTS) as checkpointer:
-    result = sweep.run_sweep(
+
+
+def compute(config: ml_collections.ConfigDict, workdir: Path) -> sweep.SweepResult:
+  """Trains the sweep, resuming from the latest snapshot in ``workdir/checkpoints``."""
+  with SweepCheckpoints(workdir / CHECKPOINTS) as checkpointer:
+    return sweep.run_sweep(
         config, on_progress=_log_progress, checkpointer=checkpointer, sample_gradients=True,
         two_sample_tests=config.two_sample_tests,
     )
-  if jax.process_index() != 0:
-    return
 
+
+def report(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> dict[str, object]:
+  """results.csv, two_sample.csv (with config.two_sample_tests), summary.md and the figures."""
   target = distributions.make_target(config.target, **config[config.target])
   data = np.asarray(target.sample(jax.random.key(config.first_seed), 2000))
   seeds = result.seeds[: config.num_seeds][:_PLOTTED_SEEDS]
@@ -252,30 +252,21 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
       }
       for name in _summarized(names)
   }
-
   shares = _gradient_shares(result)
-  workdir_lib.write_text(path / "results.csv", _results_csv(result, names))
+  files = {"results.csv": _results_csv(result, names)}
   if config.two_sample_tests:
-    workdir_lib.write_text(path / "two_sample.csv", _two_sample_csv(result))
-  workdir_lib.write_text(path / "summary.md", _summary_md(config, result, shares))
-  workdir_lib.write_figure(
-      path / "samples.png", plots.samples_figure(samples, seeds, data, np.asarray(target.modes))
+    files["two_sample.csv"] = _two_sample_csv(result)
+  files["summary.md"] = _summary_md(config, result, shares)
+  files["samples.png"] = plots.samples_figure(samples, seeds, data, np.asarray(target.modes))
+  files["curves.png"] = plots.curves_figure(
+      result.steps, curves, config.num_seeds, symlog=("nll", "forward_kl", "reverse_kl")
   )
-  workdir_lib.write_figure(
-      path / "curves.png",
-      plots.curves_figure(
-          result.steps, curves, config.num_seeds, symlog=("nll", "forward_kl", "reverse_kl")
+  files["gradient_share.png"] = plots.gradient_share_figure(
+      *(
+          {objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
+           for objective, values in per_objective.items()}
+          for per_objective in shares
       ),
+      num_seeds=config.num_seeds,
   )
-  workdir_lib.write_figure(
-      path / "gradient_share.png",
-      plots.gradient_share_figure(
-          *(
-              {objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
-               for objective, values in per_objective.items()}
-              for per_objective in shares
-          ),
-          num_seeds=config.num_seeds,
-      ),
-  )
-  logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
+  return files

@@ -1,75 +1,96 @@
 """VAEs and IWAEs on the binarized digits: test log-likelihood, active units, the encoder's
 gap split into approximation and amortization, and the samples against the test images.
 
-Writes to the workdir: config.json; results.csv (a row per k and seed: the test metrics
+Writes to the workdir: config.json; checkpoints/k<k> (snapshots of each k's runs, to
+resume from); results.csv (a row per k and seed: the test metrics
 and the two-sample tests of the model's samples);
 curves.csv (the validation bounds every eval_every steps); summary.md (mean ± standard
 error over seeds per k); curves.png; samples.png and reconstructions.png (seed
 first_seed of each k).
 """
 
-import time
+from pathlib import Path
+from typing import NamedTuple
 
-import jax
 import ml_collections
 import numpy as np
 from absl import logging
 
 from experiments import plots, workdir as workdir_lib
-from gan_theory import sweep, two_sample, vae_train
+from experiments.checkpoints import SweepCheckpoints
+from gan_theory import engine, two_sample, vae_train
 from gan_theory.digits import SIDE, binarized_digits
 from gan_theory.metrics import mean_and_stderr
 
 OUTPUTS = (
-    "config.json", "results.csv", "curves.csv", "summary.md", "curves.png", "samples.png",
+    "config.json", "checkpoints", "results.csv", "curves.csv", "summary.md", "curves.png", "samples.png",
     "reconstructions.png",
 )
 
 
-def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False) -> None:
-  """Trains and tests a run per (k, seed) of ``config`` and writes the results to ``workdir``.
+CHECKPOINTS = "checkpoints"
 
-  Raises:
-    ConfigError: if the config is not valid (:func:`gan_theory.vae_train.validate`);
-      nothing compiles, nothing is written.
-    WorkdirError: if the workdir cannot take the results; nothing compiles.
+
+class Results(NamedTuple):
+  """Per k, arrays with a leading seed axis.
+
+  Attributes:
+    seeds: ``[seeds]``.
+    curves: per k, the :class:`vae_train.TrainMetrics` ``[seeds, evaluations]``.
+    tests: per k, the :class:`vae_train.TestMetrics` ``[seeds]``.
+    pictures: per k, the :class:`vae_train.Pictures` ``[seeds, ...]``.
+    comparisons: per k, the :class:`two_sample.Evaluation` ``[seeds]``.
+    seconds: per k, ``(training, testing)`` wall seconds.
   """
+
+  seeds: np.ndarray
+  curves: dict[int, vae_train.TrainMetrics]
+  tests: dict[int, vae_train.TestMetrics]
+  pictures: dict[int, vae_train.Pictures]
+  comparisons: dict[int, two_sample.Evaluation]
+  seconds: dict[int, tuple[float, float]]
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+  """Checks every field that training and testing read (:func:`vae_train.validate`)."""
+  vae_train.validate(config, binarized_digits())
+
+
+def compute(config: ml_collections.ConfigDict, workdir: Path) -> Results:
+  """Trains and tests a run per (k, seed), each k resuming from ``workdir/checkpoints/k<k>``."""
   data = binarized_digits()
-  vae_train.validate(config, data)
-  path = workdir_lib.claim_on_process_0(workdir, config, OUTPUTS, overwrite)
   seeds = config.first_seed + np.arange(config.num_seeds)
   test = vae_train.make_test(config, data)
 
-  def test_run(run):  # One program for every k: the parameters' shapes do not depend on k.
-    params, seed = run
-    return test(params, jax.random.key(seed))
+  def finish(state):  # One function for every k: one compiled test program for all.
+    return test(state.params, state.key)
 
-  curves, results, pictures, comparisons, seconds = {}, {}, {}, {}, {}
+  results = Results(seeds, {}, {}, {}, {}, {})
   for k in config.num_importance_samples:
-    start = time.perf_counter()
-    train = vae_train.make_train(config, k, data)
-    params, curves[k] = sweep.map_runs(
-        lambda seed: train(jax.random.key(seed)), seeds.astype(np.uint32), config.vmap_size
-    )
-    trained = time.perf_counter()
-    results[k], pictures[k], comparisons[k] = sweep.map_runs(
-        test_run, (params, seeds.astype(np.uint32)), config.vmap_size
-    )
-    seconds[k] = (trained - start, time.perf_counter() - trained)
+    with SweepCheckpoints(workdir / CHECKPOINTS / f"k{k}") as checkpointer:
+      outcome = engine.run(
+          vae_train.make_trainer(config, k, data), seeds, vmap_size=config.vmap_size,
+          checkpointer=checkpointer, checkpoint_every=config.checkpoint_every, finish=finish,
+      )
+    results.curves[k] = outcome.history
+    results.tests[k], results.pictures[k], results.comparisons[k] = outcome.finished
+    results.seconds[k] = (outcome.compile_seconds + outcome.train_seconds, outcome.finish_seconds)
     logging.info("k = %d: %d seeds trained in %.0f s, tested in %.0f s", k, len(seeds),
-                 *seconds[k])
+                 *results.seconds[k])
+  return results
 
-  if jax.process_index() != 0:
-    return
+
+def report(config: ml_collections.ConfigDict, results: Results) -> dict[str, object]:
+  """results.csv, curves.csv, summary.md and the figures."""
+  data = binarized_digits()
   steps = config.eval_every * np.arange(config.num_steps // config.eval_every + 1)
-  workdir_lib.write_text(path / "results.csv", _results_csv(seeds, results, comparisons))
-  workdir_lib.write_text(path / "curves.csv", _curves_csv(seeds, steps, curves))
-  workdir_lib.write_text(
-      path / "summary.md", _summary_md(config, results, comparisons, seconds)
-  )
-  workdir_lib.write_figure(
-      path / "curves.png",
-      plots.curves_figure(
+  curves, pictures = results.curves, results.pictures
+  num_shown = min(config.num_pictures, 16)
+  return {
+      "results.csv": _results_csv(results.seeds, results.tests, results.comparisons),
+      "curves.csv": _curves_csv(results.seeds, steps, curves),
+      "summary.md": _summary_md(config, results.tests, results.comparisons, results.seconds),
+      "curves.png": plots.curves_figure(
           steps,
           {
               title: {
@@ -81,25 +102,17 @@ def run(config: ml_collections.ConfigDict, workdir: str, overwrite: bool = False
           },
           config.num_seeds,
       ),
-  )
-  # The first seed's pictures for each k.
-  workdir_lib.write_figure(
-      path / "samples.png",
-      plots.image_grid_figure(
+      # The first seed's pictures for each k.
+      "samples.png": plots.image_grid_figure(
           {f"k = {k}": p.samples[0] for k, p in pictures.items()}, SIDE, columns=8,
           stacked=False,
       ),
-  )
-  num_shown = min(config.num_pictures, 16)
-  workdir_lib.write_figure(
-      path / "reconstructions.png",
-      plots.image_grid_figure(
+      "reconstructions.png": plots.image_grid_figure(
           {"test images": data.test[:num_shown]}
           | {f"k = {k}": p.reconstructions[0, :num_shown] for k, p in pictures.items()},
           SIDE, columns=num_shown, stacked=True,
       ),
-  )
-  logging.info("wrote %s to %s", ", ".join(OUTPUTS), path)
+  }
 
 
 def _results_csv(seeds, results, comparisons) -> str:

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from gan_theory import distributions, networks, objectives, theory, two_sample
+from gan_theory import distributions, engine, networks, objectives, theory, two_sample
 from gan_theory.metrics import mode_statistics
 from gan_theory.validation import (
     ConfigError,
@@ -152,7 +152,8 @@ class SampleGradients(NamedTuple):
 
 
 class Trainer(NamedTuple):
-  """The pure pieces of one run, for drivers that advance runs in chunks.
+  """The pure pieces of one run: an :class:`gan_theory.engine.Trainer`, and what the GAN
+  sweep asks of a trained run.
 
   Attributes:
     init: ``(key, objective) -> RunState``, with ``objective`` an index into
@@ -168,6 +169,7 @@ class Trainer(NamedTuple):
       generator samples against as many fresh (held-out) data by every two-sample test;
       the data and the tests' randomness depend on the seed only. NaN once diverged.
     num_periods: ``config.num_steps // config.eval_every``.
+    period_steps: ``config.eval_every``.
   """
 
   init: Callable[[jax.Array, jax.Array], RunState]
@@ -178,6 +180,7 @@ class Trainer(NamedTuple):
   sample_gradients: Callable[[RunState, int], SampleGradients]
   compare: Callable[[RunState], two_sample.Evaluation]
   num_periods: int
+  period_steps: int
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -472,6 +475,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
       sample_gradients=sample_gradients,
       compare=compare,
       num_periods=config.num_steps // config.eval_every,
+      period_steps=config.eval_every,
   )
 
 
@@ -490,17 +494,4 @@ def make_train(
   Raises:
     ConfigError: if ``config`` is not valid.
   """
-  trainer = make_trainer(config)
-
-  def train(key, objective):
-    state = trainer.init(key, objective)
-    initial = trainer.evaluate(state)
-    state, periodic = jax.lax.scan(
-        lambda s, _: trainer.train_period(s), state, length=trainer.num_periods
-    )
-    metrics = jax.tree.map(
-        lambda first, rest: jnp.concatenate([first[None], rest]), initial, periodic
-    )
-    return state, metrics
-
-  return train
+  return engine.make_train(make_trainer(config))

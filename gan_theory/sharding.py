@@ -28,6 +28,7 @@ __all__ = [
     "layout",
     "map_runs",
     "shard_runs",
+    "sharded_program",
     "to_device",
     "to_host",
     "vmap_in_groups",
@@ -139,8 +140,8 @@ def to_device(tree, sharding: NamedSharding):
 
 
 @functools.lru_cache(maxsize=32)
-def _sharded_program(function: Callable, where: Layout) -> Callable:
-  # Cached, so that calling map_runs again with the same function reuses its compilation.
+def sharded_program(function: Callable, where: Layout) -> Callable:
+  """``jit(shard_runs(function, where))``, cached: the same function and layout compile once."""
   return jax.jit(shard_runs(function, where))
 
 
@@ -163,4 +164,4 @@ def map_runs(function: Callable, inputs, vmap_size: int = 0):
   where = layout(jax.tree.leaves(inputs)[0].shape[0], vmap_size)
   with jax.set_mesh(where.mesh):
     inputs = to_device(where.pad(inputs), where.sharding)
-    return where.unpad(to_host(_sharded_program(function, where)(inputs)))
+    return where.unpad(to_host(sharded_program(function, where)(inputs)))

@@ -20,8 +20,9 @@ Densities enter as log-densities on the points of a 1-D
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
@@ -43,7 +44,9 @@ __all__ = [
     "game_value",
     "gaussian_log_prob",
     "gaussian_sample",
-    "make_discriminator_train",
+    "DiscriminatorState",
+    "DiscriminatorTrainer",
+    "make_discriminator_trainer",
     "optimal_discriminator_logit",
 ]
 
@@ -277,7 +280,35 @@ class DistanceToOptimum(NamedTuple):
   value_gap: jax.Array
 
 
-def make_discriminator_train(
+@flax.struct.dataclass
+class DiscriminatorState:
+  """A discriminator trained alone: its key for the periods to come, period, params, Adam state."""
+
+  key: jax.Array
+  period: jax.Array
+  params: Any
+  opt_state: optax.OptState
+
+
+class DiscriminatorTrainer(NamedTuple):
+  """A discriminator trained alone, in the pieces :mod:`gan_theory.engine` puts together.
+
+  Attributes:
+    init: ``(key, leaves) -> DiscriminatorState``; ``leaves`` is unused (None).
+    train_period: ``eval_every`` Adam steps, then :attr:`evaluate`.
+    evaluate: ``DiscriminatorState -> DistanceToOptimum``.
+    num_periods: ``num_steps // eval_every``.
+    period_steps: ``eval_every``.
+  """
+
+  init: Callable[[jax.Array, None], DiscriminatorState]
+  train_period: Callable[[DiscriminatorState], tuple[DiscriminatorState, DistanceToOptimum]]
+  evaluate: Callable[[DiscriminatorState], DistanceToOptimum]
+  num_periods: int
+  period_steps: int
+
+
+def make_discriminator_trainer(
     log_p_data: Callable[[jax.Array], jax.Array],
     sample_data: Callable[[jax.Array, int], jax.Array],
     generator: Gaussian,
@@ -289,14 +320,15 @@ def make_discriminator_train(
     num_steps: int,
     eval_every: int,
     objective: str = "minimax",
-) -> Callable[[jax.Array], DistanceToOptimum]:
-  """``train(key)``: a discriminator trained alone against a fixed generator, by Adam.
+) -> DiscriminatorTrainer:
+  """A discriminator trained alone against a fixed generator, by Adam.
 
   Each step draws ``batch_size`` data and generator samples and takes a step on the loss
   of the discriminator paired with ``objective`` (its record's ``discriminator_loss``: the
   cross-entropy, or an f-GAN bound); every ``eval_every`` steps (and at step 0) the distance
   to ``D*`` and the gap of its objective to the maximum are measured on the quadrature's
-  points.
+  points. ``engine.make_train`` of it is ``train(key) -> (state, distances)``, the
+  distances ``[num_steps // eval_every + 1]``; ``engine.run`` trains one per seed.
 
   Args:
     log_p_data: the data log-density of an array of 1-D points.
@@ -310,9 +342,6 @@ def make_discriminator_train(
     num_steps: training steps; a multiple of ``eval_every``.
     eval_every: steps between measurements.
     objective: a registered generator objective, whose discriminator to train.
-
-  Returns:
-    ``train(key) -> DistanceToOptimum`` of arrays ``[num_steps // eval_every + 1]``.
   """
   network = networks.Discriminator(hidden_sizes, activation)
   optimizer = optax.adam(learning_rate)
@@ -321,9 +350,10 @@ def make_discriminator_train(
   log_p_generator_points = gaussian_log_prob(generator, quadrature.points)
   optimum = jax.nn.sigmoid(optimal_discriminator_logit(log_p_data_points, log_p_generator_points))
   best = best_game_value(objective, quadrature, log_p_data_points, log_p_generator_points)
+  num_periods = num_steps // eval_every
 
-  def distance(params):
-    logit = network.apply(params, quadrature.points[:, None])
+  def evaluate(state):
+    logit = network.apply(state.params, quadrature.points[:, None])
     gap = jnp.abs(jax.nn.sigmoid(logit) - optimum)
     return DistanceToOptimum(
         expectation(quadrature, log_p_data_points, gap),
@@ -343,18 +373,24 @@ def make_discriminator_train(
     updates, opt_state = optimizer.update(jax.grad(loss)(params), opt_state)
     return (optax.apply_updates(params, updates), opt_state), None
 
-  def period(carry, period_key):
-    carry, _ = jax.lax.scan(step, carry, jax.random.split(period_key, eval_every))
-    return carry, distance(carry[0])
-
-  def train(key):
+  def init(key, leaves=None):
+    del leaves  # A discriminator is its seed.
     init_key, train_key = jax.random.split(key)
     params = network.init(init_key, jnp.zeros((1, 1)))
-    carry = (params, optimizer.init(params))
-    _, distances = jax.lax.scan(
-        period, carry, jax.random.split(train_key, num_steps // eval_every)
+    return DiscriminatorState(
+        key=train_key, period=jnp.zeros((), jnp.int32), params=params,
+        opt_state=optimizer.init(params),
     )
-    return jax.tree.map(lambda first, rest: jnp.concatenate([first[None], rest]),
-                        distance(params), distances)
 
-  return train
+  def train_period(state):
+    period_key = jax.random.split(state.key, num_periods)[state.period]
+    (params, opt_state), _ = jax.lax.scan(
+        step, (state.params, state.opt_state), jax.random.split(period_key, eval_every)
+    )
+    state = state.replace(period=state.period + 1, params=params, opt_state=opt_state)
+    return state, evaluate(state)
+
+  return DiscriminatorTrainer(
+      init=init, train_period=train_period, evaluate=evaluate, num_periods=num_periods,
+      period_steps=eval_every,
+  )

@@ -1,5 +1,5 @@
-"""VAEs and IWAEs on binary images: ``make_train(config, k, data) -> train(key)``, and their
-evaluation.
+"""VAEs and IWAEs on binary images: ``make_trainer(config, k, data)``, an engine
+:class:`gan_theory.engine.Trainer`, and their evaluation.
 
 The model: ``p(z) = N(0, I)``, ``p(x | z) = prod_j Bernoulli(x_j; sigmoid(l_j(z)))`` with
 decoder logits ``l``; ``q(z | x)`` a diagonal Gaussian from an MLP encoder. A run trains
@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import ml_collections
 import optax
 
-from gan_theory import networks, two_sample, vae
+from gan_theory import engine, networks, two_sample, vae
 from gan_theory.digits import NUM_PIXELS, Split
 from gan_theory.validation import (
     ConfigError,
@@ -39,8 +39,11 @@ __all__ = [
     "Pictures",
     "TestMetrics",
     "TrainMetrics",
+    "TrainState",
+    "Trainer",
     "make_test",
     "make_train",
+    "make_trainer",
     "validate",
 ]
 
@@ -54,8 +57,9 @@ class Params(NamedTuple):
 
 @flax.struct.dataclass
 class TrainState:
-  """One run's parameters, Adam state and step count."""
+  """One run's root key, parameters, Adam state and step count."""
 
+  key: jax.Array
   params: Params
   opt_state: optax.OptState
   step: jax.Array
@@ -108,6 +112,25 @@ class Pictures(NamedTuple):
   reconstructions: jax.Array
 
 
+class Trainer(NamedTuple):
+  """One run maximizing ``L_k``, in the pieces :mod:`gan_theory.engine` puts together.
+
+  Attributes:
+    init: ``(key, leaves) -> TrainState``; ``leaves`` is unused (None).
+    train_period: ``TrainState -> (TrainState, TrainMetrics)``: ``eval_every`` steps of
+      Adam on ``-L_k`` under ``lax.scan``, then an evaluation.
+    evaluate: ``TrainState -> TrainMetrics`` on the validation images.
+    num_periods: ``num_steps // eval_every``.
+    period_steps: ``eval_every``.
+  """
+
+  init: Callable[[jax.Array, None], TrainState]
+  train_period: Callable[[TrainState], tuple[TrainState, TrainMetrics]]
+  evaluate: Callable[[TrainState], TrainMetrics]
+  num_periods: int
+  period_steps: int
+
+
 def _check_at_most(config: ml_collections.ConfigDict, field: str, maximum: int, what: str) -> None:
   value = check_int(config, field)
   if value > maximum:
@@ -137,6 +160,11 @@ def validate(config: ml_collections.ConfigDict, data: Split) -> None:
   if config.num_steps % config.eval_every:
     raise ConfigError(
         f"config.eval_every={config.eval_every} must divide config.num_steps={config.num_steps}"
+    )
+  if check_int(config, "checkpoint_every", minimum=0) % config.eval_every:
+    raise ConfigError(
+        f"config.checkpoint_every={config.checkpoint_every} must be a multiple of"
+        f" config.eval_every={config.eval_every}"
     )
   check_int(config, "evaluation.num_samples")
   check_int(config, "evaluation.chunk_size")
@@ -183,14 +211,10 @@ def _model(config: ml_collections.ConfigDict) -> _Model:
   )
 
 
-def make_train(
+def make_trainer(
     config: ml_collections.ConfigDict, num_importance_samples: int, data: Split
-) -> Callable[[jax.Array], tuple[Params, TrainMetrics]]:
-  """Returns ``train(key) -> (params, metrics)``: one run maximizing ``L_k``.
-
-  ``metrics`` leaves have a leading axis of ``num_steps // eval_every + 1`` evaluations,
-  at steps ``0, eval_every, ..., num_steps``. ``train`` is pure: ``jit(vmap(train))``
-  trains a run per key in one program.
+) -> Trainer:
+  """Returns the :class:`Trainer` of runs maximizing ``L_k``, ``k = num_importance_samples``.
 
   Args:
     config: a config as in ``experiments/configs/digits.py`` (already validated).
@@ -215,41 +239,51 @@ def make_train(
     )
     return -jnp.mean(bounds(params, train_images[index], noise_key)[0])
 
-  def train(key):
-    encoder_key, decoder_key, step_key, eval_key = (jax.random.fold_in(key, i) for i in range(4))
+  # fold_in tags of a run's key streams: runs with other k and the same seed share them.
+  encoder_tag, decoder_tag, step_tag, eval_tag = range(4)
+
+  def init(key, leaves=None):
+    del leaves  # A run is its seed and k.
     params = Params(
-        encoder=model.encoder.init(encoder_key, jnp.zeros((NUM_PIXELS,))),
-        decoder=model.decoder.init(decoder_key, jnp.zeros((latent_dim,))),
+        encoder=model.encoder.init(jax.random.fold_in(key, encoder_tag), jnp.zeros((NUM_PIXELS,))),
+        decoder=model.decoder.init(jax.random.fold_in(key, decoder_tag), jnp.zeros((latent_dim,))),
     )
-    state = TrainState(
-        params=params, opt_state=optimizer.init(params), step=jnp.zeros((), jnp.int32)
+    return TrainState(
+        key=key, params=params, opt_state=optimizer.init(params), step=jnp.zeros((), jnp.int32)
     )
 
-    def evaluate(state):
-      # The same noise at every evaluation, so the curves move only with the parameters.
-      bound, elbo = bounds(state.params, validation_images, eval_key)
-      return TrainMetrics(validation_bound=jnp.mean(bound), validation_elbo=jnp.mean(elbo))
+  def evaluate(state):
+    # The same noise at every evaluation, so the curves move only with the parameters.
+    bound, elbo = bounds(state.params, validation_images, jax.random.fold_in(state.key, eval_tag))
+    return TrainMetrics(validation_bound=jnp.mean(bound), validation_elbo=jnp.mean(elbo))
 
-    def train_step(state, _):
-      gradient = jax.grad(loss)(state.params, jax.random.fold_in(step_key, state.step))
-      updates, opt_state = optimizer.update(gradient, state.opt_state, state.params)
-      params = optax.apply_updates(state.params, updates)
-      return TrainState(params=params, opt_state=opt_state, step=state.step + 1), None
+  def train_step(state, _):
+    step_key = jax.random.fold_in(jax.random.fold_in(state.key, step_tag), state.step)
+    gradient = jax.grad(loss)(state.params, step_key)
+    updates, opt_state = optimizer.update(gradient, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    return state.replace(params=params, opt_state=opt_state, step=state.step + 1), None
 
-    def train_period(state, _):
-      state, _ = jax.lax.scan(train_step, state, length=config.eval_every)
-      return state, evaluate(state)
+  def train_period(state):
+    state, _ = jax.lax.scan(train_step, state, length=config.eval_every)
+    return state, evaluate(state)
 
-    initial = evaluate(state)
-    state, periodic = jax.lax.scan(
-        train_period, state, length=config.num_steps // config.eval_every
-    )
-    metrics = jax.tree.map(
-        lambda first, rest: jnp.concatenate([first[None], rest]), initial, periodic
-    )
-    return state.params, metrics
+  return Trainer(
+      init=init, train_period=train_period, evaluate=evaluate,
+      num_periods=config.num_steps // config.eval_every, period_steps=config.eval_every,
+  )
 
-  return train
+
+def make_train(
+    config: ml_collections.ConfigDict, num_importance_samples: int, data: Split
+) -> Callable[[jax.Array], tuple[TrainState, TrainMetrics]]:
+  """Returns ``train(key) -> (state, metrics)``: one whole run maximizing ``L_k``.
+
+  ``metrics`` leaves have a leading axis of ``num_steps // eval_every + 1`` evaluations,
+  at steps ``0, eval_every, ..., num_steps``. ``train`` is pure: ``jit(vmap(train))``
+  trains a run per key in one program.
+  """
+  return engine.make_train(make_trainer(config, num_importance_samples, data))
 
 
 def make_test(

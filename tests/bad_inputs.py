@@ -78,6 +78,8 @@ DIGITS_BAD_INPUTS = (
     ("eval_every_not_dividing", {"eval_every": 300}, "config.eval_every=300 must divide"),
     ("chunk_not_dividing", {"evaluation.chunk_size": 300},
      "config.evaluation.chunk_size=300 must divide config.evaluation.num_samples=5000"),
+    ("checkpoint_every_not_a_multiple", {"checkpoint_every": 750},
+     "config.checkpoint_every=750 must be a multiple of config.eval_every=500"),
     ("too_many_mean_field_images", {"mean_field.num_images": 251},
      "config.mean_field.num_images=251 must be at most 250"),
     ("negative_threshold", {"evaluation.active_unit_threshold": -0.01},
@@ -130,7 +132,7 @@ def run_all(workdir: Path) -> None:
       config = module.get_config()
       config.update_from_flattened_dict(overrides)
       try:
-        main.EXPERIMENTS[config.experiment].run(config, str(workdir / name))
+        main.run(config, workdir / name)
         error = None
       except ConfigError as raised:
         error = str(raised)

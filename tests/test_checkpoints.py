@@ -12,7 +12,7 @@ import pytest
 from absl.testing import absltest
 
 from experiments.checkpoints import SweepCheckpoints
-from gan_theory.sweep import Snapshot
+from gan_theory.engine import Snapshot
 from tests.launch import ROOT, TINY, command, launch
 
 

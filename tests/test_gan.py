@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import scipy.stats
 from absl.testing import absltest, parameterized
 
 from gan_theory import gan, objectives
@@ -129,18 +130,22 @@ class TrainTest(chex.TestCase):
 
   def test_learns_the_ring(self):
     # 1,500 non-saturating steps on 64x64 networks lower MMD^2 to the ring and raise the
-    # modes captured, on average over seeds by far more than the seeds' spread. One seed
-    # would not do: GAN training amplifies float32 rounding, and single runs range from a
-    # ratio of 0.16 to 0.52 of the initial MMD^2 between machines and seeds.
+    # modes captured, on average over seeds: the one-sided 99.9% lower confidence bound of
+    # the mean (Student's t over the seeds' spread) is above 0. One seed would not do: GAN
+    # training amplifies float32 rounding, and single runs range from a ratio of 0.16 to
+    # 0.52 of the initial MMD^2 between machines and seeds; 4 seeds left t at 3.9 on one
+    # machine and 10 on another, so 8.
     config = tiny_config(num_steps=1500, eval_every=1500, batch_size=128)
     config.generator.hidden_sizes = config.discriminator.hidden_sizes = (64, 64)
     train = jax.jit(jax.vmap(gan.make_train(config), in_axes=(0, None)))
-    keys = jax.vmap(jax.random.key)(jnp.arange(4))
+    num_seeds = 8
+    keys = jax.vmap(jax.random.key)(jnp.arange(num_seeds))
     _, metrics = train(keys, OBJECTIVES.index("non_saturating"))
+    critical = scipy.stats.t.ppf(0.999, df=num_seeds - 1)
     for improvement in (-np.log(metrics.mmd2[:, -1] / metrics.mmd2[:, 0]),
                         metrics.modes[:, -1] - metrics.modes[:, 0]):
       mean, stderr = mean_and_stderr(improvement)
-      self.assertGreater(float(mean), 4 * float(stderr), improvement)
+      self.assertGreater(float(mean), critical * float(stderr), improvement)
 
 
 def _tiny_flow_config(**overrides):

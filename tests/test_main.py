@@ -249,6 +249,8 @@ class VaeDigitsTest(absltest.TestCase):
     self.assertIn("## The encoder's gap, split (Cremer et al. 2018)", summary)
     for name in ("curves.png", "samples.png", "reconstructions.png"):
       self.assertEqual((workdir / name).read_bytes()[:8], PNG)
+    # Each k's runs, snapshotted by the engine for the same command to resume from.
+    self.assertCountEqual([p.name for p in (workdir / "checkpoints").iterdir()], ["k1", "k5"])
 
 
 class WorkdirTest(parameterized.TestCase):

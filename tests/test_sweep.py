@@ -1,4 +1,4 @@
-"""Tests for gan_theory.sweep: many runs in one program, each as if it ran alone."""
+"""Tests for gan_theory.sweep: the GAN's runs in one program, each as if it ran alone."""
 
 import functools
 import subprocess
@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from absl.testing import absltest
 
-from gan_theory import gan, sweep
+from gan_theory import engine, gan, sharding, sweep
 from tests import least_squares
+from tests.test_sharding import affine
 from tests.tiny import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ RTOL, ATOL = 1e-5, 1e-6
 
 
 @functools.cache
-def _full_sweep_and_progress() -> tuple[sweep.SweepResult, list[sweep.Progress]]:
+def _full_sweep_and_progress() -> tuple[sweep.SweepResult, list[engine.Progress]]:
   reports = []
   result = sweep.run_sweep(
       tiny_config(num_seeds=3, first_seed=10), num_samples=50, on_progress=reports.append,
@@ -57,27 +58,6 @@ class SweepRunsTest(absltest.TestCase):
     np.testing.assert_array_equal(seeds, [5, 6, 7, 5, 6, 7])
 
 
-class VmapInGroupsTest(chex.TestCase):
-
-  def test_equals_vmap(self):
-    x = jax.random.normal(jax.random.key(0), (12, 3))
-    y = jax.random.normal(jax.random.key(1), (12,))
-    function = lambda a, b: (jax.numpy.sum(a) * b, a * 2.0)
-    for size in (1, 3, 4, 12):
-      chex.assert_trees_all_close(
-          jax.jit(sweep.vmap_in_groups(function, size))(x, y), jax.vmap(function)(x, y)
-      )
-
-  def test_group_size(self):
-    self.assertEqual(sweep.group_size(5, 3), 3)
-    self.assertEqual(sweep.group_size(5, 30), 5)
-    self.assertEqual(sweep.group_size(8, 12), 6)  # Balanced: 2 groups of 6, no padding.
-    self.assertEqual(sweep.group_size(4, 9), 3)
-    self.assertEqual(sweep.group_size(4, 10), 4)  # 3 groups of 4: 2 runs of padding.
-    automatic = 8 if jax.default_backend() == "cpu" else 64
-    self.assertEqual(sweep.group_size(0, 64), automatic)
-
-
 class DivergenceIsolationTest(chex.TestCase):
 
   def test_a_diverged_run_leaves_the_others_bit_identical(self):
@@ -91,7 +71,7 @@ class DivergenceIsolationTest(chex.TestCase):
             lambda p: p.at[1].set(jax.numpy.nan), states.generator_params
         )
     )
-    train_period = jax.jit(sweep.vmap_in_groups(trainer.train_period, 4))
+    train_period = jax.jit(sharding.vmap_in_groups(trainer.train_period, 4))
     clean_state, clean_metrics = train_period(states)
     bad_state, bad_metrics = train_period(poisoned)
     np.testing.assert_array_equal(bad_state.diverged_step, [-1, 1, -1, -1])
@@ -184,26 +164,6 @@ class UserObjectiveTest(absltest.TestCase):
       self.assertFalse(np.allclose(kernel[seed], kernel[2 + seed]))
 
 
-def _affine(run):
-  """A function of one run's pytree, for map_runs: 2 x + 1 + its flag."""
-  x, flag = run
-  return 2.0 * x + 1.0 + flag
-
-
-class MapRunsTest(absltest.TestCase):
-
-  def test_every_run_once_padding_dropped(self):
-    runs = (np.arange(5.0), np.array([0, 1, 0, 1, 1]))
-    for vmap_size in (0, 2, 5):
-      np.testing.assert_array_equal(sweep.map_runs(_affine, runs, vmap_size), _affine(runs))
-
-  def test_pytrees_in_and_out(self):
-    out = sweep.map_runs(lambda run: {"sum": run["a"].sum(), "a": run["a"]},
-                         {"a": np.ones((3, 4), np.float32)})
-    np.testing.assert_array_equal(out["sum"], [4.0, 4.0, 4.0])
-    self.assertEqual(out["a"].shape, (3, 4))
-
-
 class DeviceMeshTest(chex.TestCase):
 
   @pytest.mark.slow
@@ -215,17 +175,17 @@ class DeviceMeshTest(chex.TestCase):
         import jax
         jax.config.update("jax_num_cpu_devices", 8)
         import numpy as np
-        from gan_theory import sweep
+        from gan_theory import sharding, sweep
         from tests.tiny import tiny_config
-        from tests.test_sweep import _affine
+        from tests.test_sharding import affine
         assert jax.device_count() == 8
-        assert sweep.layout(9, 2).padded_runs == 16
+        assert sharding.layout(9, 2).padded_runs == 16
         result = sweep.run_sweep(
             tiny_config(num_seeds=3, first_seed=10, vmap_size=2), num_samples=50,
             sample_gradients=True,
         )
         measured = {{k: v for k, v in result.metrics._asdict().items() if v is not None}}
-        mapped = sweep.map_runs(_affine, (np.arange(9.0), np.arange(9) % 2), 2)
+        mapped = sharding.map_runs(affine, (np.arange(9.0), np.arange(9) % 2), 2)
         np.savez({str(out)!r}, samples=result.samples, **result.sample_gradients._asdict(),
                  mapped=mapped, **measured)
     """)
@@ -239,17 +199,10 @@ class DeviceMeshTest(chex.TestCase):
         **{k: v for k, v in one.metrics._asdict().items() if v is not None},
     }
     eight = np.load(out)
-    np.testing.assert_array_equal(eight["mapped"], _affine((np.arange(9.0), np.arange(9) % 2)))
+    np.testing.assert_array_equal(eight["mapped"], affine((np.arange(9.0), np.arange(9) % 2)))
     expected["mapped"] = eight["mapped"]
     self.assertCountEqual(eight.files, expected)
     chex.assert_trees_all_close({k: eight[k] for k in expected}, expected, rtol=RTOL, atol=ATOL)
-
-  def test_layout(self):
-    mesh, size, padded = sweep.layout(9, 2)
-    self.assertEqual(mesh.axis_names, (sweep.RUNS,))
-    self.assertEqual(mesh.size, jax.device_count())
-    self.assertEqual(padded % (mesh.size * size), 0)
-    self.assertGreaterEqual(padded, 9)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
 
-from gan_theory import divergences, objectives, theory
+from gan_theory import divergences, engine, objectives, theory
 from gan_theory.distributions import GaussianMixture
 from gan_theory.metrics import mean_and_stderr
 
@@ -175,12 +175,13 @@ class DiscriminatorTrainingTest(parameterized.TestCase):
   # to 0.44), so it gets twice the steps.
   @parameterized.parameters(("minimax", 300), ("f_kl", 300), ("f_pearson", 600))
   def test_moves_towards_the_optimal_discriminator(self, objective, num_steps):
-    train = theory.make_discriminator_train(
+    trainer = theory.make_discriminator_trainer(
         log_p_data, lambda key, n: DATA.sample(key, n)[:, 0], THETA0, QUADRATURE,
         hidden_sizes=(64, 64), activation="relu", learning_rate=1e-3, batch_size=256,
         num_steps=num_steps, eval_every=num_steps // 2, objective=objective,
     )
-    distances = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), 4))
+    train = engine.make_train(trainer)
+    _, distances = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), 4))
     chex.assert_shape(distances, (4, 3))
     chex.assert_tree_all_finite(distances)
     # Under p_data, under p_G, and the value gap: the relative reduction, on average over

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 from absl.testing import absltest
 
-from gan_theory import sweep, vae_train
+from gan_theory import engine, sharding, vae_train
 from gan_theory.digits import binarized_digits
 from gan_theory.validation import ConfigError
 from tests.tiny import tiny_digits_config
@@ -17,9 +17,9 @@ DATA = binarized_digits()
 
 @functools.cache
 def _trained(k: int):
-  """Seeds 0 and 1 trained on the tiny config's L_k, through map_runs: (params, metrics)."""
-  train = vae_train.make_train(tiny_digits_config(), k, DATA)
-  return sweep.map_runs(lambda seed: train(jax.random.key(seed)), np.arange(2, dtype=np.uint32))
+  """Seeds 0 and 1 trained on the tiny config's L_k by the engine: (params, metrics)."""
+  outcome = engine.run(vae_train.make_trainer(tiny_digits_config(), k, DATA), np.arange(2))
+  return outcome.final_state.params, outcome.history
 
 
 class TrainTest(absltest.TestCase):
@@ -43,11 +43,11 @@ class TrainTest(absltest.TestCase):
 
   def test_a_run_in_the_sweep_equals_the_run_alone(self):
     train = vae_train.make_train(tiny_digits_config(), 5, DATA)
-    params, metrics = jax.jit(train)(jax.random.key(1))
+    state, metrics = jax.jit(train)(jax.random.key(1))
     swept_params, swept_metrics = _trained(5)
     chex.assert_trees_all_close(metrics, jax.tree.map(lambda x: x[1], swept_metrics),
                                 rtol=1e-5, atol=1e-5)
-    chex.assert_trees_all_close(params, jax.tree.map(lambda x: x[1], swept_params),
+    chex.assert_trees_all_close(state.params, jax.tree.map(lambda x: x[1], swept_params),
                                 rtol=1e-4, atol=1e-5)
 
   def test_the_same_seed_starts_every_k_from_the_same_decoder(self):
@@ -67,7 +67,7 @@ class TestTest(absltest.TestCase):
     config = tiny_digits_config()
     params, _ = _trained(5)
     test = vae_train.make_test(config, DATA)
-    metrics, pictures, comparison = sweep.map_runs(
+    metrics, pictures, comparison = sharding.map_runs(
         lambda run: test(run[0], jax.random.key(run[1])), (params, np.arange(2, dtype=np.uint32))
     )
     chex.assert_tree_all_finite(metrics)

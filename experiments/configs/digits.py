@@ -27,6 +27,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.batch_size = 64
   config.num_steps = 5000
   config.eval_every = 500
+  # Snapshot each k's runs every checkpoint_every steps (a multiple of eval_every; 0: only
+  # at the end) in workdir/checkpoints/k<k>, to resume from.
+  config.checkpoint_every = 2 * config.get_ref("eval_every")
 
   config.evaluation = ml_collections.ConfigDict(dict(
       num_samples=5000, chunk_size=500, active_unit_threshold=0.01,
