@@ -20,11 +20,11 @@ from typing import NamedTuple
 import jax
 import ml_collections
 import numpy as np
-from absl import logging
 
 from experiments import plots, workdir as workdir_lib
 from experiments.checkpoints import SweepCheckpoints
-from gan_theory import distributions, engine, gan, metrics, objectives, sweep, two_sample
+from experiments.progress import log_progress
+from gan_theory import distributions, gan, metrics, objectives, sweep, two_sample
 
 CHECKPOINTS = "checkpoints"
 OUTPUTS = (
@@ -60,17 +60,6 @@ def _gradient_shares(result: sweep.SweepResult) -> _GradientShares:
 def _summarized(names: tuple[str, ...]) -> tuple[str, ...]:
   # A run's Monte Carlo standard errors stay in results.csv; summaries give them over seeds.
   return tuple(name for name in names if not name.endswith("_stderr"))
-
-
-def _log_progress(progress: engine.Progress) -> None:
-  run_steps = progress.steps_done * progress.num_runs
-  rate = run_steps / max(progress.train_seconds, 1e-9)
-  left = (progress.num_steps - progress.steps_done) * progress.num_runs / rate
-  logging.info(
-      "step %d/%d, %d runs (%d diverged), %.0f run-steps/s, %.0f s left",
-      progress.steps_done, progress.num_steps, progress.num_runs, progress.num_diverged, rate,
-      left,
-  )
 
 
 def _results_csv(result: sweep.SweepResult, names: tuple[str, ...]) -> str:
@@ -230,7 +219,7 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> sweep.SweepResu
   """Trains the sweep, resuming from the latest snapshot in ``workdir/checkpoints``."""
   with SweepCheckpoints(workdir / CHECKPOINTS) as checkpointer:
     return sweep.run_sweep(
-        config, on_progress=_log_progress, checkpointer=checkpointer, sample_gradients=True,
+        config, on_progress=log_progress, checkpointer=checkpointer, sample_gradients=True,
         two_sample_tests=config.two_sample_tests,
     )
 

@@ -9,6 +9,7 @@ error over seeds per k); curves.png; samples.png and reconstructions.png (seed
 first_seed of each k).
 """
 
+import functools
 from pathlib import Path
 from typing import NamedTuple
 
@@ -18,6 +19,7 @@ from absl import logging
 
 from experiments import plots, workdir as workdir_lib
 from experiments.checkpoints import SweepCheckpoints
+from experiments.progress import log_progress
 from gan_theory import engine, two_sample, vae_train
 from gan_theory.digits import SIDE, binarized_digits
 from gan_theory.metrics import mean_and_stderr
@@ -70,7 +72,8 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> Results:
     with SweepCheckpoints(workdir / CHECKPOINTS / f"k{k}") as checkpointer:
       outcome = engine.run(
           vae_train.make_trainer(config, k, data), seeds, vmap_size=config.vmap_size,
-          checkpointer=checkpointer, checkpoint_every=config.checkpoint_every, finish=finish,
+          checkpointer=checkpointer, checkpoint_every=config.checkpoint_every,
+          on_progress=functools.partial(log_progress, what=f"k = {k}: "), finish=finish,
       )
     results.curves[k] = outcome.history
     results.tests[k], results.pictures[k], results.comparisons[k] = outcome.finished
