@@ -11,7 +11,10 @@ from absl import logging
 
 from gan_theory.engine import Snapshot
 
-__all__ = ["SweepCheckpoints"]
+__all__ = ["DIRECTORY", "SweepCheckpoints"]
+
+# Where in its workdir an experiment keeps its snapshots.
+DIRECTORY = "checkpoints"
 
 
 class _OrbaxWarningsOnly(python_logging.Filter):

@@ -21,15 +21,13 @@ import jax
 import ml_collections
 import numpy as np
 
-from experiments import plots, workdir as workdir_lib
-from experiments.checkpoints import SweepCheckpoints
+from experiments import checkpoints, plots, workdir as workdir_lib
 from experiments.progress import log_progress
 from gan_theory import distributions, gan, metrics, objectives, sweep, two_sample
 
-CHECKPOINTS = "checkpoints"
 OUTPUTS = (
-    "config.json", CHECKPOINTS, "results.csv", "two_sample.csv", "summary.md", "samples.png", "curves.png",
-    "gradient_share.png",
+    "config.json", checkpoints.DIRECTORY, "results.csv", "two_sample.csv", "summary.md",
+    "samples.png", "curves.png", "gradient_share.png",
 )
 _PLOTTED_SEEDS = 4
 # The headline comparison of objectives, when the generator has a density.
@@ -217,7 +215,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def compute(config: ml_collections.ConfigDict, workdir: Path) -> sweep.SweepResult:
   """Trains the sweep, resuming from the latest snapshot in ``workdir/checkpoints``."""
-  with SweepCheckpoints(workdir / CHECKPOINTS) as checkpointer:
+  with checkpoints.SweepCheckpoints(workdir / checkpoints.DIRECTORY) as checkpointer:
     return sweep.run_sweep(
         config, on_progress=log_progress, checkpointer=checkpointer, sample_gradients=True,
         two_sample_tests=config.two_sample_tests,

@@ -6,32 +6,39 @@ size, parameter and seed), summary.md (the value identity, the estimates at the 
 sample size, each estimator's variance, and how fast the error falls), errors.png and
 cost_curves.png (each cost and its derivative in the logit against D(G(z))), and, for
 discriminators trained alone against the generator, discriminators.csv and .png (their
-distance to D* against steps). :mod:`gan_theory.studies.theory` computes every number.
+distance to D* against steps) and checkpoints/<objective> (their final state, which a rerun
+resumes from). :mod:`gan_theory.studies.theory` computes every number.
 """
 
+import contextlib
 from pathlib import Path
 
 import ml_collections
 from absl import logging
 from matplotlib.figure import Figure
 
-from experiments import plots, workdir as workdir_lib
+from experiments import checkpoints, plots, workdir as workdir_lib
 from gan_theory import objectives, theory
 from gan_theory.studies import theory as study
 
 OUTPUTS = (
-    "config.json", "identities.csv", "discriminators.csv", "summary.md", "errors.png",
-    "cost_curves.png", "discriminators.png",
+    "config.json", checkpoints.DIRECTORY, "identities.csv", "discriminators.csv", "summary.md",
+    "errors.png", "cost_curves.png", "discriminators.png",
 )
 
 validate = study.validate
 
 
 def compute(config: ml_collections.ConfigDict, workdir: Path) -> study.Results:
-  """Every check of ``config`` (:func:`gan_theory.studies.theory.compute`); keeps no state
-  in ``workdir``."""
-  del workdir  # No checkpoints: a rerun is short enough.
-  return study.compute(config, on_progress=logging.info)
+  """Every check of ``config`` (:func:`gan_theory.studies.theory.compute`), each
+  objective's trained discriminators snapshotted in ``workdir/checkpoints/<objective>``."""
+  with contextlib.ExitStack() as stack:
+
+    def checkpointer(objective: str) -> checkpoints.SweepCheckpoints:
+      directory = workdir / checkpoints.DIRECTORY / objective
+      return stack.enter_context(checkpoints.SweepCheckpoints(directory))
+
+    return study.compute(config, on_progress=logging.info, checkpointer=checkpointer)
 
 
 def report(config: ml_collections.ConfigDict, results: study.Results) -> dict[str, str | Figure]:

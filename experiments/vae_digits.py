@@ -17,20 +17,16 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from experiments import plots, workdir as workdir_lib
-from experiments.checkpoints import SweepCheckpoints
+from experiments import checkpoints, plots, workdir as workdir_lib
 from experiments.progress import log_progress
 from gan_theory import engine, two_sample, vae_train
 from gan_theory.digits import SIDE, binarized_digits
 from gan_theory.metrics import mean_and_stderr
 
 OUTPUTS = (
-    "config.json", "checkpoints", "results.csv", "curves.csv", "summary.md", "curves.png", "samples.png",
-    "reconstructions.png",
+    "config.json", checkpoints.DIRECTORY, "results.csv", "curves.csv", "summary.md",
+    "curves.png", "samples.png", "reconstructions.png",
 )
-
-
-CHECKPOINTS = "checkpoints"
 
 
 class Results(NamedTuple):
@@ -69,7 +65,8 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> Results:
 
   results = Results(seeds, {}, {}, {}, {}, {})
   for k in config.num_importance_samples:
-    with SweepCheckpoints(workdir / CHECKPOINTS / f"k{k}") as checkpointer:
+    directory = workdir / checkpoints.DIRECTORY / f"k{k}"
+    with checkpoints.SweepCheckpoints(directory) as checkpointer:
       outcome = engine.run(
           vae_train.make_trainer(config, k, data), seeds, vmap_size=config.vmap_size,
           checkpointer=checkpointer, checkpoint_every=config.checkpoint_every,

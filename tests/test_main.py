@@ -8,6 +8,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,28 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def run(config: ml_collections.ConfigDict, workdir: Path, overwrite: bool = False) -> None:
   """What the launcher does with a parsed config, in this process."""
   main.run(config, workdir, overwrite=overwrite)
+
+
+def assert_resumes_to_the_same_files(
+    test: absltest.TestCase, config: ml_collections.ConfigDict, workdir: Path,
+    compared: tuple[str, ...], resumed: str,
+) -> None:
+  """Rewinds ``workdir`` as a kill would leave it, reruns ``config`` there, and checks that
+  the ``compared`` files come back byte-identical.
+
+  The rewind deletes every output but config.json and the checkpoints, and the latest
+  snapshot in ``checkpoints/<resumed>``: that run resumes from the snapshot before it, if
+  it has one, or starts afresh; every other run resumes from its last snapshot.
+  """
+  before = {name: (workdir / name).read_bytes() for name in compared}
+  for name in compared:
+    (workdir / name).unlink()
+  snapshots = workdir / "checkpoints" / resumed
+  latest = max((p for p in snapshots.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
+  shutil.rmtree(latest)
+  run(config, workdir)
+  for name in compared:
+    test.assertEqual((workdir / name).read_bytes(), before[name], name)
 
 
 class GanSweepTest(absltest.TestCase):
@@ -168,6 +191,12 @@ class TheoryTest(absltest.TestCase):
     )
     self.assertIn("## Discriminators towards D*", summary)
     self.assertIn("## f-GAN variational bounds", summary)
+    # Each objective's trained discriminators, snapshotted for the same command to resume.
+    self.assertCountEqual([p.name for p in (workdir / "checkpoints").iterdir()],
+                          ["minimax", "f_kl"])
+    assert_resumes_to_the_same_files(
+        self, tiny_theory_config(), workdir, ("identities.csv", "discriminators.csv"), "f_kl"
+    )
 
 
 class IwaeBoundsTest(absltest.TestCase):
@@ -230,7 +259,7 @@ class VaeDigitsTest(absltest.TestCase):
 
   def test_tiny_digits_writes_every_output(self):
     workdir = Path(self.create_tempdir().full_path) / "digits"
-    config = tiny_digits_config()
+    config = tiny_digits_config(checkpoint_every=100)  # A snapshot halfway, to resume from.
     run(config, workdir)
     self.assertCountEqual([p.name for p in workdir.iterdir()], vae_digits.OUTPUTS)
     with open(workdir / "results.csv") as f:
@@ -251,6 +280,9 @@ class VaeDigitsTest(absltest.TestCase):
       self.assertEqual((workdir / name).read_bytes()[:8], PNG)
     # Each k's runs, snapshotted by the engine for the same command to resume from.
     self.assertCountEqual([p.name for p in (workdir / "checkpoints").iterdir()], ["k1", "k5"])
+    assert_resumes_to_the_same_files(
+        self, config, workdir, ("results.csv", "curves.csv"), "k5"
+    )
 
 
 class WorkdirTest(parameterized.TestCase):

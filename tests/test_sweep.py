@@ -107,15 +107,19 @@ class RunSweepTest(chex.TestCase):
     result = _full_sweep()
     config = tiny_config(num_seeds=3, first_seed=10)
     train = jax.jit(gan.make_train(config))
+    sample = jax.jit(gan.make_trainer(config).sample, static_argnums=1)
     for run in range(len(result.seeds)):
       objective = config.objectives.index(result.objectives[run])
       state, metrics = train(jax.random.key(int(result.seeds[run])), objective)
       chex.assert_trees_all_close(
           metrics, jax.tree.map(lambda m: m[run], result.metrics), rtol=RTOL, atol=ATOL
       )
+      # The final generators compute the same function. Not parameter by parameter: a
+      # parameter whose gradient is rounding noise takes Adam steps of up to the learning
+      # rate in directions the rounding chooses (seen: 9e-6 in one of 256 weights).
+      in_sweep = jax.tree.map(lambda p: p[run], result.final_state.generator_params)
       chex.assert_trees_all_close(
-          state.generator_params,
-          jax.tree.map(lambda p: p[run], result.final_state.generator_params),
+          sample(state, 256), sample(state.replace(generator_params=in_sweep), 256),
           rtol=RTOL, atol=ATOL,
       )
 

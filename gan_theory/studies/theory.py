@@ -66,6 +66,10 @@ def _no_progress(message: str) -> None:
   del message
 
 
+def _no_checkpointer(objective: str) -> None:
+  del objective
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks every field the theory experiment reads.
 
@@ -472,11 +476,13 @@ def discriminator_distances(
     discriminator: ml_collections.ConfigDict,
     seeds: np.ndarray,
     on_progress: Callable[[str], None] = _no_progress,
+    checkpointer: Callable[[str], engine.Checkpointer | None] = _no_checkpointer,
 ) -> theory.DistanceToOptimum:
   """Discriminators trained alone against the generator at ``theta0``, and their distance to D*.
 
   The seeds of each objective through the engine
-  (:func:`gan_theory.theory.make_discriminator_trainer`, :func:`gan_theory.engine.run`).
+  (:func:`gan_theory.theory.make_discriminator_trainer`, :func:`gan_theory.engine.run`),
+  snapshotted when trained, so that a rerun resumes after the last objective finished.
 
   Args:
     problem: the data, the generator at ``theta0`` and the quadrature of the distances.
@@ -484,6 +490,8 @@ def discriminator_distances(
       ``batch_size``, ``num_steps`` and ``eval_every``.
     seeds: ``[seeds]`` each discriminator's seed.
     on_progress: told when each objective's discriminators are trained.
+    checkpointer: the :class:`~gan_theory.engine.Checkpointer` of an objective's
+      discriminators, or None to keep no snapshots.
 
   Returns:
     The :class:`~gan_theory.theory.DistanceToOptimum` on the host, every field
@@ -497,7 +505,7 @@ def discriminator_distances(
         discriminator.learning_rate, discriminator.batch_size, discriminator.num_steps,
         discriminator.eval_every, objective,
     )
-    by_objective.append(engine.run(trainer, seeds).history)
+    by_objective.append(engine.run(trainer, seeds, checkpointer=checkpointer(objective)).history)
     on_progress(f"{len(seeds)} discriminators for {objective} trained")
   return jax.tree.map(lambda *values: np.stack(values), *by_objective)
 
@@ -559,7 +567,9 @@ class Results(NamedTuple):
 
 
 def compute(
-    config: ml_collections.ConfigDict, on_progress: Callable[[str], None] = _no_progress
+    config: ml_collections.ConfigDict,
+    on_progress: Callable[[str], None] = _no_progress,
+    checkpointer: Callable[[str], engine.Checkpointer | None] = _no_checkpointer,
 ) -> Results:
   """Runs every check of a validated theory config.
 
@@ -567,6 +577,8 @@ def compute(
     config: the experiment's config (``experiments/configs/theory.py``), checked by
       :func:`validate`.
     on_progress: told as each sample size and each objective's discriminators finish.
+    checkpointer: the checkpointer of each objective's discriminators
+      (:func:`discriminator_distances`).
 
   Returns:
     The :class:`Results`.
@@ -578,7 +590,9 @@ def compute(
   checks = gradient_checks_by_size(names, problem, sizes, seeds, on_progress)
   disc = config.discriminator
   discriminator_seeds = config.first_seed + np.arange(disc.num_seeds)
-  distances = discriminator_distances(problem, disc, discriminator_seeds, on_progress)
+  distances = discriminator_distances(
+      problem, disc, discriminator_seeds, on_progress, checkpointer
+  )
   errors = rms_errors(checks)
   variances = per_sample_variances(checks, sizes)
   distance_means, distance_stderrs = distance_curves(distances)
