@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+import pytest
 import scipy.stats
 from absl.testing import absltest, parameterized
 
@@ -128,6 +129,7 @@ class TrainTest(chex.TestCase):
     samples = jax.jit(trainer.sample, static_argnums=1)(state, 17)
     chex.assert_shape(samples, (17, 2))
 
+  @pytest.mark.slow
   def test_learns_the_ring(self):
     # 1,500 non-saturating steps on 64x64 networks lower MMD^2 to the ring and raise the
     # modes captured, on average over seeds: the one-sided 99.9% lower confidence bound of
@@ -167,6 +169,7 @@ class FlowGeneratorTest(chex.TestCase):
     for name in gan.DENSITY_METRICS:
       self.assertIsNone(getattr(metrics, name), name)
 
+  @pytest.mark.slow
   def test_mle_trains_the_flow_by_likelihood(self):
     config = _tiny_flow_config(num_steps=200, eval_every=200)
     _, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), len(OBJECTIVES))
@@ -197,6 +200,7 @@ class FlowGeneratorTest(chex.TestCase):
       np.testing.assert_array_equal(getattr(first, name), getattr(last, name))
 
 
+@pytest.mark.slow
 class FGanRunsTest(chex.TestCase):
 
   def test_every_game_trains_and_jensen_shannon_is_the_minimax_game(self):

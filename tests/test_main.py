@@ -63,6 +63,7 @@ def assert_resumes_to_the_same_files(
     test.assertEqual((workdir / name).read_bytes(), before[name], name)
 
 
+@pytest.mark.slow
 class GanSweepTest(absltest.TestCase):
 
   def test_tiny_sweep_writes_every_output_and_reruns(self):
@@ -159,6 +160,7 @@ class GanSweepTest(absltest.TestCase):
     self.assertIn("## Where the generator's gradient comes from", summary)
 
 
+@pytest.mark.slow
 class TheoryTest(absltest.TestCase):
 
   def test_tiny_theory_writes_every_output(self):
@@ -199,6 +201,7 @@ class TheoryTest(absltest.TestCase):
     )
 
 
+@pytest.mark.slow
 class IwaeBoundsTest(absltest.TestCase):
 
   def test_tiny_iwae_bounds_writes_every_output(self):
@@ -226,6 +229,7 @@ class IwaeBoundsTest(absltest.TestCase):
       self.assertEqual((workdir / name).read_bytes()[:8], PNG)
 
 
+@pytest.mark.slow
 class LikelihoodVsSamplesTest(absltest.TestCase):
 
   def test_tiny_likelihood_vs_samples_writes_every_output(self):
@@ -255,6 +259,7 @@ class LikelihoodVsSamplesTest(absltest.TestCase):
       self.assertEqual((workdir / name).read_bytes()[:8], PNG)
 
 
+@pytest.mark.slow
 class VaeDigitsTest(absltest.TestCase):
 
   def test_tiny_digits_writes_every_output(self):

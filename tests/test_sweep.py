@@ -58,6 +58,7 @@ class SweepRunsTest(absltest.TestCase):
     np.testing.assert_array_equal(seeds, [5, 6, 7, 5, 6, 7])
 
 
+@pytest.mark.slow
 class DivergenceIsolationTest(chex.TestCase):
 
   def test_a_diverged_run_leaves_the_others_bit_identical(self):
@@ -87,6 +88,7 @@ class DivergenceIsolationTest(chex.TestCase):
     )
 
 
+@pytest.mark.slow
 class RunSweepTest(chex.TestCase):
 
   def test_shapes(self):
@@ -153,6 +155,7 @@ class RunSweepTest(chex.TestCase):
     self.assertTrue(all(r.num_runs == 9 and r.num_steps == 20 for r in reports))
 
 
+@pytest.mark.slow
 class UserObjectiveTest(absltest.TestCase):
 
   def test_an_objective_registered_from_test_code_trains_by_name(self):

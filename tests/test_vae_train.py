@@ -5,6 +5,7 @@ import functools
 import chex
 import jax
 import numpy as np
+import pytest
 from absl.testing import absltest
 
 from gan_theory import engine, sharding, vae_train
@@ -41,6 +42,7 @@ class TrainTest(absltest.TestCase):
     _, five = _trained(5)
     np.testing.assert_array_less(five.validation_elbo, five.validation_bound)
 
+  @pytest.mark.slow
   def test_a_run_in_the_sweep_equals_the_run_alone(self):
     train = vae_train.make_train(tiny_digits_config(), 5, DATA)
     state, metrics = jax.jit(train)(jax.random.key(1))
@@ -61,6 +63,7 @@ class TrainTest(absltest.TestCase):
     np.testing.assert_array_less(same_seed, 0.1 * other_seed)
 
 
+@pytest.mark.slow
 class TestTest(absltest.TestCase):
 
   def test_metrics_and_pictures(self):
