@@ -81,19 +81,6 @@ class TrainTest(chex.TestCase):
     for name in ("modes", "high_quality", "mode_kl", "mmd2", "discriminator_accuracy"):
       np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
 
-  @chex.variants(with_jit=True, without_jit=True)
-  def test_train_period_variants_agree(self):
-    config = tiny_config(num_steps=4, eval_every=4)
-    trainer = gan.make_trainer(config)
-    state = trainer.init(jax.random.key(0), jnp.int32(2))
-    new_state, metrics = self.variant(trainer.train_period)(state)
-    self.assertEqual(int(new_state.step), 4)
-    chex.assert_tree_all_finite(metrics)
-    reference_state, reference_metrics = jax.jit(trainer.train_period)(state)
-    chex.assert_trees_all_close(metrics, reference_metrics, rtol=1e-5, atol=1e-6)
-    chex.assert_trees_all_close(new_state.generator_params, reference_state.generator_params,
-                                rtol=1e-5, atol=1e-6)
-
   def test_train_period_traced_once(self):
     trainer = gan.make_trainer(tiny_config())
     counted = chex.assert_max_traces(trainer.train_period, n=1)
@@ -156,6 +143,24 @@ def _tiny_flow_config(**overrides):
       **{"generator.kind": "flow", "generator.num_couplings": 2,
          "generator.hidden_sizes": (8, 8), **overrides},
   )
+
+
+# Without jit, every operation outside the scan compiles on its own: slow.
+@pytest.mark.slow
+class TrainPeriodVariantsTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_train_period_variants_agree(self):
+    config = tiny_config(num_steps=4, eval_every=4)
+    trainer = gan.make_trainer(config)
+    state = trainer.init(jax.random.key(0), jnp.int32(2))
+    new_state, metrics = self.variant(trainer.train_period)(state)
+    self.assertEqual(int(new_state.step), 4)
+    chex.assert_tree_all_finite(metrics)
+    reference_state, reference_metrics = jax.jit(trainer.train_period)(state)
+    chex.assert_trees_all_close(metrics, reference_metrics, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(new_state.generator_params, reference_state.generator_params,
+                                rtol=1e-5, atol=1e-6)
 
 
 class FlowGeneratorTest(chex.TestCase):

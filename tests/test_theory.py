@@ -11,6 +11,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from absl.testing import absltest, parameterized
 
 from gan_theory import divergences, engine, objectives, theory
@@ -168,6 +169,7 @@ class CostCurvesTest(absltest.TestCase):
     np.testing.assert_allclose(costs[0], np.log1p(-np.asarray(d)), rtol=1e-5)
 
 
+@pytest.mark.slow
 class DiscriminatorTrainingTest(parameterized.TestCase):
 
   # The Pearson bound's exponential T(a) moves its discriminator slower (the theory
@@ -197,8 +199,8 @@ class DiscriminatorTrainingTest(parameterized.TestCase):
     self.assertTrue(np.all(distances.value_gap >= -ATOL), distances.value_gap)
 
 
-# Every built-in objective whose cost reads the discriminator, with its divergence.
-# Every registered objective that states the divergence its cost follows at D*.
+# Every registered objective whose cost reads the discriminator and states the divergence it
+# follows at D*.
 LOGIT_OBJECTIVES = tuple(
     name for name in objectives.names()
     if objectives.get(name).divergence is not None and objectives.get(name).sample_cost is not None
