@@ -18,18 +18,19 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import jax
 import ml_collections
 from absl import app, flags, logging
-from matplotlib.figure import Figure
 from ml_collections import config_flags
 
-from experiments import gan_sweep, iwae_bounds, likelihood_vs_samples, theory, vae_digits
 from experiments import workdir as workdir_lib
 from experiments.workdir import WorkdirError
 from gan_theory.validation import ConfigError, check_choice
+
+if TYPE_CHECKING:
+  from matplotlib.figure import Figure
 
 
 class Experiment(Protocol):
@@ -47,16 +48,17 @@ class Experiment(Protocol):
   def compute(self, config: ml_collections.ConfigDict, workdir: Path) -> Any:
     """The results, on every process; may keep checkpoints in ``workdir`` to resume from."""
 
-  def report(self, config: ml_collections.ConfigDict, results: Any) -> dict[str, str | Figure]:
+  def report(self, config: ml_collections.ConfigDict, results: Any) -> dict[str, "str | Figure"]:
     """The files to write, by name: texts and figures."""
 
-EXPERIMENTS = {
-    "gan_sweep": gan_sweep,
-    "iwae_bounds": iwae_bounds,
-    "likelihood_vs_samples": likelihood_vs_samples,
-    "theory": theory,
-    "vae_digits": vae_digits,
-}
+# Each experiment by the name a config gives in its `experiment` field: a module of
+# experiments/, imported when a run needs it, so that a bad flag is told at once.
+EXPERIMENTS = ("gan_sweep", "iwae_bounds", "likelihood_vs_samples", "theory", "vae_digits")
+
+
+def experiment_module(name: str) -> Experiment:
+  """The module of the experiment called ``name``, one of :data:`EXPERIMENTS`."""
+  return importlib.import_module(f"experiments.{name}")
 
 
 def run(
@@ -71,7 +73,7 @@ def run(
     ConfigError: if the config is not valid; nothing compiles, nothing is written.
     WorkdirError: if the workdir cannot take the results; nothing compiles.
   """
-  experiment: Experiment = EXPERIMENTS[check_choice(config, "experiment", EXPERIMENTS)]
+  experiment = experiment_module(check_choice(config, "experiment", EXPERIMENTS))
   experiment.validate(config)
   path = workdir_lib.claim_on_process_0(workdir, config, experiment.OUTPUTS, overwrite)
   results = experiment.compute(config, path)
@@ -79,10 +81,10 @@ def run(
     return
   files = experiment.report(config, results)
   for name, content in files.items():
-    if isinstance(content, Figure):
-      workdir_lib.write_figure(path / name, content)
-    else:
+    if isinstance(content, str):
       workdir_lib.write_text(path / name, content)
+    else:
+      workdir_lib.write_figure(path / name, content)
   logging.info("wrote %s to %s", ", ".join(files), path)
 
 
@@ -129,11 +131,50 @@ _PROCESS_ID = flags.DEFINE_integer(
 )
 
 
+def _config_file_error(argv: list[str], reason: str) -> str:
+  config_file = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "")
+  return f"error: --config={config_file}: cannot load it ({reason})"
+
+
+def _flag_error(error: flags.Error, argv: list[str]) -> str:
+  """absl's message for a flag it cannot parse, as one line naming the flag."""
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  if "Error whilst parsing config file" in lines[0]:  # get_config() raised: its last line.
+    return _config_file_error(argv, lines[-1])
+  text = " ".join(lines)
+  if isinstance(error, flags.UnrecognizedFlagError):
+    suggestion = re.search(r"Did you mean: (\S+) \?", text)
+    hint = f"; did you mean --{suggestion.group(1)}?" if suggestion else ""
+    return f"error: --{error.flagname}: no such flag{hint}"
+  if "--workdir=None" in text:
+    return "error: --workdir is required: the directory that receives the results"
+  flag_and_value = re.match(r"flag (--[^=]+=.*?): ", text)
+  if flag_and_value is None:
+    return "error: " + text
+  for problem, allowed in _FLAG_TYPES:
+    if problem in text:
+      return f"error: {flag_and_value.group(1)} {allowed}"
+  return "error: " + text.removeprefix("flag ")
+
+
+# The parsers' complaints about a value, and what such a flag takes.
+_FLAG_TYPES = (
+    ("invalid literal for int()", "must be an integer"),
+    ("could not convert string to float", "must be a number"),
+    ("Non-boolean argument", "must be true or false"),
+    ("as tuple", "must be a comma-separated list with no empty item"),
+)
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
   try:
     return flags.FLAGS(argv)
   except (AttributeError, KeyError) as error:  # An explicit --config file's overrides.
     sys.exit(_unknown_field(error, argv))
+  except flags.Error as error:  # A value of the wrong type, an unknown or missing flag.
+    sys.exit(_flag_error(error, argv))
+  except Exception as error:  # The --config file's own code failed, such as a syntax error.
+    sys.exit(_config_file_error(argv, f"{type(error).__name__}: {error}"))
 
 
 def _split_name_lists(config) -> None:
@@ -180,8 +221,11 @@ def _initialize_processes() -> None:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-  config = _CONFIG.value
-  _split_name_lists(config)
+  try:
+    config = _CONFIG.value
+    _split_name_lists(config)
+  except OSError as error:  # ml_collections reports a config file it could not find here.
+    sys.exit(_config_file_error(sys.argv, str(error).strip().splitlines()[-1].strip()))
   try:
     import_modules(_IMPORTS.value)
     check_choice(config, "experiment", EXPERIMENTS)

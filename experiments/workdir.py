@@ -8,13 +8,15 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import jax
 import ml_collections
 import numpy as np
 from jax.experimental import multihost_utils
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:  # matplotlib takes a second to import; an error line should not wait.
+  from matplotlib.figure import Figure
 
 __all__ = [
     "WorkdirError",
@@ -64,6 +66,9 @@ def claim(
   Raises:
     WorkdirError: one line naming --workdir and the reason.
   """
+  if not str(workdir).strip():
+    # Path("") is the current directory: results would land wherever the command ran.
+    raise WorkdirError("--workdir is empty: give the directory that receives the results")
   path = Path(workdir)
   try:
     path.mkdir(parents=True, exist_ok=True)
@@ -139,7 +144,7 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     raise
 
 
-def write_figure(path: Path, figure: Figure) -> None:
+def write_figure(path: Path, figure: "Figure") -> None:
   """Writes a matplotlib ``figure`` to ``path`` as a PNG, atomically."""
   write_atomic(path, lambda f: figure.savefig(f, format="png", dpi=110))
 

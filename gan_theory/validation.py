@@ -1,5 +1,7 @@
 """Config checks that fail fast, with one line naming the field and what is allowed."""
 
+import difflib
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,6 +11,7 @@ __all__ = [
     "ConfigError",
     "check_choice",
     "check_choices",
+    "check_fraction",
     "check_int",
     "check_positive",
     "check_positive_ints",
@@ -34,8 +37,17 @@ def check_choice(config: ml_collections.ConfigDict, field: str, allowed: Iterabl
   allowed = tuple(allowed)
   value = _get(config, field)
   if value not in allowed:
-    raise ConfigError(f"config.{field}={value!r} is not allowed; valid: {', '.join(allowed)}")
+    raise ConfigError(
+        f"config.{field}={value!r} is not allowed; valid: {', '.join(allowed)}"
+        f"{_suggestion(value, allowed)}"
+    )
   return value
+
+
+def _suggestion(value: Any, allowed: tuple[str, ...]) -> str:
+  """``"; did you mean 'x'?"`` for the allowed name closest to a misspelt ``value``, or ``""``."""
+  close = difflib.get_close_matches(str(value), allowed, n=1)
+  return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def check_choices(
@@ -45,11 +57,17 @@ def check_choices(
   allowed = tuple(allowed)
   values = _get(config, field)
   values = tuple(values) if isinstance(values, (tuple, list)) else (values,)
-  unknown = [v for v in values if v not in allowed]
-  if not values or unknown or len(set(values)) != len(values):
-    raise ConfigError(
-        f"config.{field}={values!r} must be distinct names from: {', '.join(allowed)}"
-    )
+  names = ", ".join(allowed)
+  if not values:
+    raise ConfigError(f"config.{field}={values!r} must name at least one of: {names}")
+  for i, value in enumerate(values):
+    if value not in allowed:
+      raise ConfigError(
+          f"config.{field}={values!r}: {value!r} is not one of: {names}"
+          f"{_suggestion(value, allowed)}"
+      )
+    if value in values[:i]:
+      raise ConfigError(f"config.{field}={values!r}: {value!r} is named twice; name each once")
   return values
 
 
@@ -65,10 +83,12 @@ def check_int(config: ml_collections.ConfigDict, field: str, minimum: int = 1) -
 
 
 def check_positive(config: ml_collections.ConfigDict, field: str) -> float:
-  """Returns ``config.<field>``, which must be a positive number."""
+  """Returns ``config.<field>``, which must be a finite positive number."""
   value = _get(config, field)
   if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
     raise ConfigError(f"config.{field}={value!r} must be a positive number")
+  if not math.isfinite(value):
+    raise ConfigError(f"config.{field}={value!r} must be a finite positive number")
   return value
 
 

@@ -259,7 +259,7 @@ BAD_CONFIGS = [
     ("target", "spiral", "config.target='spiral' is not allowed; valid: ring, grid"),
     ("objectives", ("minimax", "wgan"), "config.objectives"),
     ("objectives", (), "config.objectives"),
-    ("objectives", ("minimax", "minimax"), "distinct"),
+    ("objectives", ("minimax", "minimax"), "'minimax' is named twice"),
     ("num_seeds", 0, "config.num_seeds=0 must be a positive integer"),
     ("num_steps", -5, "config.num_steps=-5 must be a positive integer"),
     ("batch_size", 0, "config.batch_size=0 must be a positive integer"),

@@ -376,6 +376,9 @@ class LauncherTest(absltest.TestCase):
   def test_bad_input_gets_one_line(self):
     blocker = Path(self.create_tempfile().full_path)  # A file where a directory must go.
     theory_file = f"--config={CONFIGS / 'theory.py'}"
+    failing_config = self.create_tempfile(
+        "failing.py", 'def get_config():\n  raise ValueError("no config here")\n'
+    ).full_path
     cases = {
         "config": ((*TINY, "--config.num_seeds=0", "--workdir=unused"),
                    "error: config.num_seeds=0 must be a positive integer"),
@@ -391,6 +394,23 @@ class LauncherTest(absltest.TestCase):
                                   " did you mean 'num_samples'?"),
         "imports": ((*TINY, "--imports=no_such_module", "--workdir=unused"),
                     "error: --imports: cannot import 'no_such_module'"),
+        "no_workdir": (TINY, "error: --workdir is required"),
+        "empty_workdir": ((*TINY, "--workdir="), "error: --workdir is empty"),
+        "unknown_flag": ((*TINY, "--workdirr=unused"),
+                         "error: --workdirr: no such flag; did you mean --workdir?"),
+        "int_flag": ((*TINY, "--config.num_steps=5e3", "--workdir=unused"),
+                     "error: --config.num_steps=5e3 must be an integer"),
+        "float_flag": ((*TINY, "--config.generator.learning_rate=fast", "--workdir=unused"),
+                       "error: --config.generator.learning_rate=fast must be a number"),
+        "bool_flag": ((*TINY, "--config.two_sample_tests=maybe", "--workdir=unused"),
+                      "error: --config.two_sample_tests=maybe must be true or false"),
+        "empty_list_item": ((*TINY, "--config.objectives=minimax,,", "--workdir=unused"),
+                            "error: --config.objectives=minimax,, must be a comma-separated"),
+        "missing_config_file": (("--config=no_such_config.py", "--workdir=unused"),
+                                "error: --config=no_such_config.py: cannot load it"),
+        "failing_config_file": ((f"--config={failing_config}", "--workdir=unused"),
+                                f"error: --config={failing_config}: cannot load it"
+                                " (ValueError: no config here)"),
     }
     for name, (args, message) in cases.items():
       with self.subTest(name):
@@ -400,6 +420,7 @@ class LauncherTest(absltest.TestCase):
         self.assertNotIn("Traceback", process.stderr)
         self.assertNotIn("Compiling", process.stderr)
     self.assertFalse((ROOT / "unused").exists())
+    self.assertFalse((ROOT / "config.json").exists())  # The empty --workdir claimed nothing.
 
 
 if __name__ == "__main__":

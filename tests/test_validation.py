@@ -24,10 +24,17 @@ class ChecksTest(parameterized.TestCase):
   @parameterized.parameters(
       (validation.check_choice, dict(name="z"), ("a", "b"),
        "config.outer.name='z' is not allowed; valid: a, b"),
+      (validation.check_choice, dict(name="ringg"), ("ring", "grid"),
+       "config.outer.name='ringg' is not allowed; valid: ring, grid; did you mean 'ring'?"),
       (validation.check_choices, dict(name=("a", "a")), ("a", "b"),
-       "must be distinct names from: a, b"),
-      (validation.check_choices, dict(name=("a", "q")), ("a", "b"), "config.outer.name=('a', 'q')"),
-      (validation.check_choices, dict(name=()), ("a",), "config.outer.name=()"),
+       "config.outer.name=('a', 'a'): 'a' is named twice; name each once"),
+      (validation.check_choices, dict(name=("a", "q")), ("a", "b"),
+       "config.outer.name=('a', 'q'): 'q' is not one of: a, b"),
+      (validation.check_choices, dict(name=("minimax", "non_saturatin")),
+       ("minimax", "non_saturating"),
+       "'non_saturatin' is not one of: minimax, non_saturating; did you mean 'non_saturating'?"),
+      (validation.check_choices, dict(name=()), ("a",),
+       "config.outer.name=() must name at least one of: a"),
   )
   def test_bad_choice(self, check, fields, allowed, message):
     with self.assertRaises(ConfigError) as raised:
@@ -49,6 +56,12 @@ class ChecksTest(parameterized.TestCase):
   def test_bad_positive(self, value):
     with self.assertRaisesRegex(ConfigError, "config.outer.x=.* must be a positive number"):
       validation.check_positive(_config(x=value), "outer.x")
+
+  def test_infinite_positive(self):
+    with self.assertRaisesWithLiteralMatch(
+        ConfigError, "config.outer.x=inf must be a finite positive number"
+    ):
+      validation.check_positive(_config(x=float("inf")), "outer.x")
 
   @parameterized.parameters(((),), ((3, 0),), ((3, -1),), ((2.0,),), (2.0,), (0,))
   def test_bad_positive_ints(self, value):

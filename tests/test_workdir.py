@@ -25,6 +25,14 @@ class ClaimTest(absltest.TestCase):
       workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=False)
     workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=True)
 
+  def test_empty_workdir_refused(self):
+    for empty in ("", " "):
+      with self.assertRaisesWithLiteralMatch(
+          workdir.WorkdirError,
+          "--workdir is empty: give the directory that receives the results",
+      ):
+        workdir.claim(empty, tiny_config(), OUTPUTS, overwrite=False)
+
   def test_results_without_config_refused(self):
     path = Path(self.create_tempdir().full_path)
     (path / "results.csv").write_text("objective\n")
