@@ -131,6 +131,15 @@ _PROCESS_ID = flags.DEFINE_integer(
 )
 
 
+# The parsers' complaints about a value, and what such a flag takes.
+_FLAG_TYPES = (
+    ("invalid literal for int()", "must be an integer"),
+    ("could not convert string to float", "must be a number"),
+    ("Non-boolean argument", "must be true or false"),
+    ("as tuple", "must be a comma-separated list with no empty item"),
+)
+
+
 def _config_file_error(argv: list[str], reason: str) -> str:
   config_file = next((a.split("=", 1)[1] for a in argv if a.startswith("--config=")), "")
   return f"error: --config={config_file}: cannot load it ({reason})"
@@ -155,15 +164,6 @@ def _flag_error(error: flags.Error, argv: list[str]) -> str:
     if problem in text:
       return f"error: {flag_and_value.group(1)} {allowed}"
   return "error: " + text.removeprefix("flag ")
-
-
-# The parsers' complaints about a value, and what such a flag takes.
-_FLAG_TYPES = (
-    ("invalid literal for int()", "must be an integer"),
-    ("could not convert string to float", "must be a number"),
-    ("Non-boolean argument", "must be true or false"),
-    ("as tuple", "must be a comma-separated list with no empty item"),
-)
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
