@@ -27,6 +27,7 @@ from ml_collections import config_flags
 
 from experiments import workdir as workdir_lib
 from experiments.workdir import WorkdirError
+from gan_theory import engine
 from gan_theory.validation import ConfigError, check_choice
 
 if TYPE_CHECKING:
@@ -218,6 +219,16 @@ def _initialize_processes() -> None:
   )
 
 
+def interrupted_line(interrupt: KeyboardInterrupt) -> str:
+  """The one line for Ctrl-C: the step reached, and what the same command does next."""
+  if not isinstance(interrupt, engine.Interrupted):  # Before training, or after it.
+    return "interrupted: the same command resumes from the last checkpoint, if there is one"
+  if interrupt.saved_step is None:
+    return f"interrupted at step {interrupt.steps_done:,}: the same command starts again"
+  return (f"interrupted at step {interrupt.steps_done:,}: the same command resumes from the"
+          f" checkpoint at step {interrupt.saved_step:,}")
+
+
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
@@ -233,6 +244,8 @@ def main(argv: list[str]) -> None:
     run(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
   except (ConfigError, WorkdirError) as error:
     sys.exit(f"error: {error}")
+  except KeyboardInterrupt as interrupt:
+    sys.exit(interrupted_line(interrupt))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from gan_theory import sharding
 
 __all__ = [
     "Checkpointer",
+    "Interrupted",
     "Outcome",
     "Progress",
     "Snapshot",
@@ -128,6 +129,20 @@ class Progress(NamedTuple):
   compile_seconds: float
   train_seconds: float
   resumed_from_step: int
+
+
+class Interrupted(KeyboardInterrupt):
+  """Ctrl-C while :func:`run` trained: how far the runs got, and what a rerun resumes from.
+
+  Attributes:
+    steps_done: the steps every run had finished.
+    saved_step: the step of the latest snapshot saved or restored, or None if there is none.
+  """
+
+  def __init__(self, steps_done: int, saved_step: int | None):
+    super().__init__(steps_done, saved_step)
+    self.steps_done = steps_done
+    self.saved_step = saved_step
 
 
 class Outcome(NamedTuple):
@@ -278,22 +293,28 @@ def run(
 
     start = time.perf_counter()
     resumed_from_step = steps_done
-    for period in range(steps_done // trainer.period_steps, trainer.num_periods):
-      state, metrics = train_period(state)
-      metrics = where.unpad(sharding.to_host(metrics))  # Also waits for the period to end.
-      _record(history, period + 1, metrics)
-      steps_done = (period + 1) * trainer.period_steps
-      if (checkpointer and checkpoint_every and steps_done % checkpoint_every == 0
-          and steps_done < num_steps):
-        _save(checkpointer, snapshot(steps_done, state, history))
-      if on_progress is not None:
-        on_progress(
-            Progress(
-                steps_done=steps_done, num_steps=num_steps, num_runs=num_runs,
-                num_diverged=_num_diverged(metrics), compile_seconds=compile_seconds,
-                train_seconds=time.perf_counter() - start, resumed_from_step=resumed_from_step,
-            )
-        )
+    saved_step = None if restored is None else steps_done
+    try:
+      for period in range(steps_done // trainer.period_steps, trainer.num_periods):
+        state, metrics = train_period(state)
+        metrics = where.unpad(sharding.to_host(metrics))  # Also waits for the period to end.
+        _record(history, period + 1, metrics)
+        steps_done = (period + 1) * trainer.period_steps
+        if (checkpointer and checkpoint_every and steps_done % checkpoint_every == 0
+            and steps_done < num_steps):
+          _save(checkpointer, snapshot(steps_done, state, history))
+          saved_step = steps_done
+        if on_progress is not None:
+          on_progress(
+              Progress(
+                  steps_done=steps_done, num_steps=num_steps, num_runs=num_runs,
+                  num_diverged=_num_diverged(metrics), compile_seconds=compile_seconds,
+                  train_seconds=time.perf_counter() - start,
+                  resumed_from_step=resumed_from_step,
+              )
+          )
+    except KeyboardInterrupt:
+      raise Interrupted(steps_done, saved_step if checkpointer else None) from None
     train_seconds = time.perf_counter() - start
 
     final = snapshot(steps_done, state, history)

@@ -120,11 +120,21 @@ class RunTest(chex.TestCase):
     engine.run(Walk(num_periods=1), SEEDS, scales, on_progress=reports.append)
     self.assertEqual(reports[-1].num_diverged, 1)
 
+  def test_an_interrupt_says_how_far_the_runs_got(self):
+    def interrupt_at_step_15(progress):
+      if progress.steps_done == 15:
+        raise KeyboardInterrupt
+
+    with self.assertRaises(engine.Interrupted) as raised:  # Nothing saved: nothing to resume.
+      engine.run(Walk(), SEEDS, SCALES, on_progress=interrupt_at_step_15)
+    self.assertEqual((raised.exception.steps_done, raised.exception.saved_step), (15, None))
+
   def test_a_resumed_sweep_equals_one_never_interrupted(self):
     whole = engine.run(Walk(), SEEDS, SCALES)
     checkpoints = MemoryCheckpointer(fail_after=1)
-    with self.assertRaises(KeyboardInterrupt):  # Killed while saving step 10's snapshot.
+    with self.assertRaises(engine.Interrupted) as raised:  # Ctrl-C while saving step 10.
       engine.run(Walk(), SEEDS, SCALES, checkpointer=checkpoints, checkpoint_every=5)
+    self.assertEqual((raised.exception.steps_done, raised.exception.saved_step), (10, 5))
     self.assertEqual([s.steps_done for s in checkpoints.saved], [5])
     self.assertTrue(np.isnan(checkpoints.saved[0].history.distance[:, 2:]).all())
 

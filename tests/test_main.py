@@ -19,7 +19,7 @@ from absl.testing import absltest, parameterized
 
 from experiments import gan_sweep, iwae_bounds, likelihood_vs_samples, main, theory, vae_digits
 from experiments.workdir import WorkdirError
-from gan_theory import objectives
+from gan_theory import engine, objectives
 from gan_theory.validation import ConfigError
 from tests import bad_inputs
 from tests.launch import ROOT, TINY, error_line, launch
@@ -288,6 +288,20 @@ class VaeDigitsTest(absltest.TestCase):
     assert_resumes_to_the_same_files(
         self, config, workdir, ("results.csv", "curves.csv"), "k5"
     )
+
+
+class InterruptedLineTest(absltest.TestCase):
+  """Ctrl-C: one line with the step reached and what the same command does next."""
+
+  def test_with_and_without_a_checkpoint(self):
+    self.assertEqual(
+        main.interrupted_line(engine.Interrupted(steps_done=1500, saved_step=1000)),
+        "interrupted at step 1,500: the same command resumes from the checkpoint at step 1,000",
+    )
+    self.assertEqual(main.interrupted_line(engine.Interrupted(steps_done=500, saved_step=None)),
+                     "interrupted at step 500: the same command starts again")
+    self.assertIn("interrupted: the same command resumes",
+                  main.interrupted_line(KeyboardInterrupt()))
 
 
 class WorkdirTest(parameterized.TestCase):
