@@ -314,7 +314,7 @@ def run(
               )
           )
     except KeyboardInterrupt:
-      raise Interrupted(steps_done, saved_step if checkpointer else None) from None
+      raise Interrupted(steps_done, saved_step) from None
     train_seconds = time.perf_counter() - start
 
     final = snapshot(steps_done, state, history)

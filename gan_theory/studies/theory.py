@@ -490,8 +490,8 @@ def discriminator_distances(
       ``batch_size``, ``num_steps`` and ``eval_every``.
     seeds: ``[seeds]`` each discriminator's seed.
     on_progress: told when each objective's discriminators are trained.
-    checkpointer: the :class:`~gan_theory.engine.Checkpointer` of an objective's
-      discriminators, or None to keep no snapshots.
+    checkpointer: maps an objective's name to the :class:`~gan_theory.engine.Checkpointer`
+      of its discriminators, or to None to keep no snapshots.
 
   Returns:
     The :class:`~gan_theory.theory.DistanceToOptimum` on the host, every field
