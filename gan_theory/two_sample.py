@@ -219,9 +219,12 @@ def binomial_p_value(successes: jax.Array, trials: int) -> jax.Array:
     trials: the number of fair coin flips.
 
   Returns:
-    The tails, shaped like ``successes``.
+    The tails, shaped like ``successes``; a tail below float32's smallest normal number
+    (``2^-126``, about 1.2e-38; ``trials >= 126`` can reach it) is given as that number, an
+    upper bound, where float32 would round it to 0.
   """
   tails = stats.binom.sf(np.arange(trials + 1) - 1, trials, 0.5)  # P(S > s - 1) = P(S >= s)
+  tails = np.maximum(tails, np.finfo(np.float32).tiny)
   return jnp.asarray(tails, jnp.float32)[jnp.asarray(successes, jnp.int32)]
 
 
@@ -332,15 +335,41 @@ class SampleQuality(NamedTuple):
   coverage: jax.Array
 
 
-def _neighbour_radii(points: jax.Array, num_neighbours: int) -> jax.Array:
-  """The distance from each point of ``[n, d]`` to its k-th nearest other point."""
-  squared = _squared_distances(points, points)
-  squared = jnp.where(jnp.eye(points.shape[0], dtype=bool), jnp.inf, squared)
-  return jnp.sqrt(_kth_smallest(squared, jnp.array(num_neighbours - 1)))
+def _pooled_squared_distances(points: jax.Array) -> jax.Array:
+  """``sum_d (p_id - p_jd)^2`` for every pair of rows of ``[n, d]`` ``points``.
+
+  Summed coordinate by coordinate, by one expression for every entry, rather than expanded
+  as ``|a|^2 - 2 a.b + |b|^2``: exactly symmetric and free of cancellation, so exact for
+  integer-valued points (while the sums stay below 2^24) and unchanged by a shift of all
+  points that is itself exact. Blocks of rows bound the ``[rows, d, n]`` differences.
+  """
+  # Coordinates first, so that the sum over them runs along vectors of n entries (a sum
+  # along a short last axis vectorises poorly on CPUs).
+  coordinates = points.T
+  return jax.lax.map(
+      lambda point: jnp.sum((coordinates - point[:, None]) ** 2, axis=0), points, batch_size=64
+  )
+
+
+def _neighbour_radii(squared: jax.Array, num_neighbours: int) -> jax.Array:
+  """Each point's squared distance to its k-th nearest other point, from its ``[n, n]``."""
+  squared = jnp.where(jnp.eye(squared.shape[0], dtype=bool), jnp.inf, squared)
+  return _kth_smallest(squared, jnp.array(num_neighbours - 1))
 
 
 def sample_quality(data: jax.Array, samples: jax.Array, num_neighbours: int = 3) -> SampleQuality:
   """Precision, recall, density and coverage of ``samples`` against ``data``.
+
+  A ball holds a point whose distance to the centre is at most the centre's k-th
+  nearest-neighbour distance: closed balls, the rule of the Kynkaanniemi et al. reference
+  (``distance <= radius`` in kynkaat/improved-precision-and-recall-metric). The ``prdc``
+  package of Naeem et al. compares ``distance < radius`` instead. The two differ only on
+  exact ties, which discrete data has many of; a closed ball holds the k neighbours that
+  define it, an open one leaves out at least its k-th. Ties are decided exactly: radii
+  and the distances compared with them are squared distances, entries of one matrix over
+  both sets, so a tie is one and the same float; for integer-valued data every entry is
+  exact, and the metrics are unchanged when both sets are shifted by an exactly
+  representable amount.
 
   Args:
     data: ``[n, d]`` data points, ``n > num_neighbours``.
@@ -351,12 +380,13 @@ def sample_quality(data: jax.Array, samples: jax.Array, num_neighbours: int = 3)
   Returns:
     The :class:`SampleQuality`.
   """
-  data_radii = _neighbour_radii(data, num_neighbours)
-  sample_radii = _neighbour_radii(samples, num_neighbours)
-  # Compared squared, against squared radii: no square roots of an [m, n] matrix.
-  sample_to_data = _squared_distances(samples, data)
-  in_data_ball = sample_to_data <= data_radii[None, :] ** 2
-  in_sample_ball = sample_to_data <= sample_radii[:, None] ** 2
+  n = data.shape[0]
+  squared = _pooled_squared_distances(jnp.concatenate([data, samples]))
+  data_radii = _neighbour_radii(squared[:n, :n], num_neighbours)
+  sample_radii = _neighbour_radii(squared[n:, n:], num_neighbours)
+  sample_to_data = squared[n:, :n]
+  in_data_ball = sample_to_data <= data_radii[None, :]
+  in_sample_ball = sample_to_data <= sample_radii[:, None]
   return SampleQuality(
       precision=jnp.mean(jnp.any(in_data_ball, axis=1)),
       recall=jnp.mean(jnp.any(in_sample_ball, axis=0)),

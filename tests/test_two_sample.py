@@ -265,6 +265,12 @@ class BinomialPValueTest(parameterized.TestCase):
     exact = sum(math.comb(trials, i) for i in range(successes, trials + 1)) / 2**trials
     np.testing.assert_allclose(two_sample.binomial_p_value(successes, trials), exact, rtol=1e-4)
 
+  def test_a_tail_beyond_float32_is_bounded_not_zero(self):
+    # P(S >= 1000) = 2^-1000 for 1000 flips: far below float32's range.
+    tiny = np.finfo(np.float32).tiny
+    self.assertEqual(float(two_sample.binomial_p_value(1000, 1000)), tiny)
+    self.assertGreater(float(two_sample.binomial_p_value(900, 1000)), 0.0)
+
 
 # The classifier tests' design: 40 points a side (20 held out), a small, short-trained net.
 C2ST_N = 40
@@ -311,8 +317,12 @@ class ClassifierTestTest(absltest.TestCase):
       two_sample.classifier_two_sample_test(jax.random.key(0), X, Y)
 
 
-def _reference_quality(data, samples, k):
-  """Precision, recall, density and coverage by direct loops in float64."""
+def _reference_quality(data, samples, k, within_radius=np.less_equal):
+  """Precision, recall, density and coverage by direct loops in float64.
+
+  ``within_radius(distance, radius)`` decides ties: closed balls by default, open ones
+  (the ``prdc`` package's rule) with ``np.less``.
+  """
   data, samples = np.asarray(data, np.float64), np.asarray(samples, np.float64)
 
   def radii(points):
@@ -320,13 +330,33 @@ def _reference_quality(data, samples, k):
     return np.array([np.sort(np.delete(row, i))[k - 1] for i, row in enumerate(distances)])
 
   data_radii, sample_radii = radii(data), radii(samples)
-  within = lambda a, b, r: np.linalg.norm(a - b) <= r
+  within = lambda a, b, r: within_radius(np.linalg.norm(a - b), r)
   in_data = np.array([[within(g, r, rr) for r, rr in zip(data, data_radii)] for g in samples])
   in_samples = np.array(
       [[within(r, g, gr) for g, gr in zip(samples, sample_radii)] for r in data]
   )
   return (in_data.any(1).mean(), in_samples.any(1).mean(), in_data.sum(1).mean() / k,
           in_data.any(0).mean())
+
+
+def _integer_sets(kind):
+  """``[60, 64]`` data and ``[50, 64]`` samples, integer-valued and full of tied distances.
+
+  Binary pixels, or 0..16 like the 8x8 digits: a few prototypes, each pixel off by at
+  most one.
+  """
+  rng = np.random.default_rng(3)
+  if kind == "binary":
+    draw = lambda n: rng.integers(0, 2, size=(n, 64))
+  else:
+    prototypes = rng.integers(0, 17, size=(3, 64))
+    draw = lambda n: np.clip(
+        prototypes[rng.integers(0, 3, size=n)] + rng.integers(-1, 2, size=(n, 64)), 0, 16
+    )
+  return np.float32(draw(60)), np.float32(draw(50))
+
+
+SHIFTS = (0.0, 0.5, 3.0, 100.0)  # Exact in float32 for these integer values.
 
 
 class SampleQualityTest(parameterized.TestCase):
@@ -341,6 +371,34 @@ class SampleQualityTest(parameterized.TestCase):
     quality = two_sample.sample_quality(X, X)
     np.testing.assert_array_equal((quality.precision, quality.recall, quality.coverage), 1.0)
     self.assertGreaterEqual(quality.density, 1 / 3)
+
+  @parameterized.product(kind=("binary", "digits"), k=(1, 3, 5))
+  def test_exact_ties_are_inside_whatever_the_shift(self, kind, k):
+    data, samples = _integer_sets(kind)
+    expected = _reference_quality(data, samples, k)
+    # Ties decide the answer here: open balls give another.
+    self.assertNotEqual(expected, _reference_quality(data, samples, k, np.less))
+    quality = jax.vmap(lambda shift: two_sample.sample_quality(data + shift, samples + shift, k))(
+        jnp.array(SHIFTS)
+    )
+    for shifted in range(1, len(SHIFTS)):
+      chex.assert_trees_all_equal(
+          jax.tree.map(lambda q: q[shifted], quality), jax.tree.map(lambda q: q[0], quality)
+      )
+    np.testing.assert_allclose(jax.tree.map(lambda q: q[0], quality), expected, rtol=1e-6)
+
+  @parameterized.parameters(*SHIFTS)
+  def test_ties_by_hand(self, shift):
+    # On a line with k = 1: data 0, 1, 3, 6 have radii 1, 1, 2, 3; samples 2, 4, 9, 10
+    # have radii 2, 2, 1, 1. Sample 2 lies on the ball of 1 and in that of 3, 4 in those
+    # of 3 and 6, 9 on that of 6, 10 in none: precision 3/4, density 5/4, coverage 3/4
+    # (all balls but 0's). Data 0 lies on the ball of 2, 1 and 3 in it, 6 on that of 4:
+    # recall 1. Open balls would give 1/2, 1/2, 3/4, 1/2.
+    data = jnp.array([[0.0], [1.0], [3.0], [6.0]]) + shift
+    samples = jnp.array([[2.0], [4.0], [9.0], [10.0]]) + shift
+    quality = two_sample.sample_quality(data, samples, 1)
+    np.testing.assert_array_equal(quality, [0.75, 1.0, 1.25, 0.75])
+    self.assertEqual(_reference_quality(data, samples, 1), (0.75, 1.0, 1.25, 0.75))
 
 
 
