@@ -1,0 +1,81 @@
+"""Compares two runs' summary tables cell by cell, in standard errors.
+
+  python -m experiments.compare results/ring/summary.md results/ring_rerun/summary.md
+
+Every cell written ``mean ± standard error`` in a Markdown table of both files (matched
+by section, table header, row and column) is compared: ``z = |a - b| / sqrt(se_a^2 +
+se_b^2)``. Float32 rounding differs between CPUs and device layouts, and training
+amplifies it, so a rerun elsewhere is a fresh draw of each chaotic run: two such tables
+agree when every ``z`` is within ``--within`` (3 by default). Prints each cell's ``z``,
+the largest first, and exits with status 1 if any is beyond.
+"""
+
+import math
+import re
+import sys
+from pathlib import Path
+
+from absl import app, flags
+
+_WITHIN = flags.DEFINE_float("within", 3.0, "Largest |difference| allowed, in standard errors.")
+_CELL = re.compile(r"^(-?[0-9.]+(?:e[-+]?[0-9]+)?)%? ± ([0-9.]+(?:e[-+]?[0-9]+)?)%?$")
+
+
+def estimates(text: str) -> dict[tuple[str, ...], tuple[float, float]]:
+  """Every ``mean ± stderr`` cell of ``text``'s Markdown tables, by (section, header, row,
+  column): the mean and the standard error."""
+  cells = {}
+  section, header = "", None
+  lines = text.splitlines()
+  for i, line in enumerate(lines):
+    if line.startswith("#"):
+      section = line.lstrip("#").strip()
+    if not line.startswith("|"):
+      header = None
+      continue
+    row = [cell.strip() for cell in line.strip().strip("|").split("|")]
+    if header is None:  # A table's first line, followed by its rule.
+      if i + 1 < len(lines) and lines[i + 1].startswith("|-"):
+        header = row
+      continue
+    if set(line) <= set("|-: "):
+      continue
+    for column, cell in zip(header[1:], row[1:]):
+      match = _CELL.match(cell)
+      if match:
+        cells[(section, " ".join(header), row[0], column)] = tuple(map(float, match.groups()))
+  return cells
+
+
+def z_scores(expected: str, actual: str) -> list[tuple[float, tuple[str, ...]]]:
+  """``(z, cell)`` for every cell of both texts, the largest ``z`` first."""
+  a, b = estimates(expected), estimates(actual)
+  scores = []
+  for cell in a.keys() & b.keys():
+    (mean_a, se_a), (mean_b, se_b) = a[cell], b[cell]
+    spread = math.hypot(se_a, se_b)
+    z = abs(mean_a - mean_b) / spread if spread else (0.0 if mean_a == mean_b else math.inf)
+    scores.append((z, cell))
+  return sorted(scores, key=lambda score: -score[0])
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) != 3:
+    raise app.UsageError("give two summary files: the expected one, then the rerun")
+  try:
+    expected, actual = (Path(name).read_text() for name in argv[1:])
+  except OSError as error:
+    sys.exit(f"error: cannot read {error.filename}: {error.strerror}")
+  scores = z_scores(expected, actual)
+  if not scores:
+    sys.exit("error: the two files share no 'mean ± standard error' cell")
+  beyond = [score for score in scores if score[0] > _WITHIN.value]
+  for z, (section, _, row, column) in scores:
+    print(f"{z:6.2f}  {section} | {row} | {column}")
+  print(f"{len(scores)} cells compared; {len(beyond)} beyond {_WITHIN.value:g} standard errors")
+  if beyond:
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main)
