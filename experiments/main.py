@@ -52,6 +52,13 @@ class Experiment(Protocol):
   def report(self, config: ml_collections.ConfigDict, results: Any) -> dict[str, "str | Figure"]:
     """The files to write, by name: texts and figures."""
 
+  def failure(self, config: ml_collections.ConfigDict, results: Any) -> str | None:
+    """One line if the run failed although it finished (every run diverged), else None."""
+
+
+class RunFailed(Exception):
+  """The experiment finished and wrote what it measured, but failed (every run diverged)."""
+
 # Each experiment by the name a config gives in its `experiment` field: a module of
 # experiments/, imported when a run needs it, so that a bad flag is told at once.
 EXPERIMENTS = ("gan_sweep", "iwae_bounds", "likelihood_vs_samples", "theory", "vae_digits")
@@ -73,20 +80,26 @@ def run(
   Raises:
     ConfigError: if the config is not valid; nothing compiles, nothing is written.
     WorkdirError: if the workdir cannot take the results; nothing compiles.
+    DoesNotFit: if the runs need more memory than there is; nothing trains, and the
+      workdir holds no results, so that any config may take it.
+    RunFailed: once the results are written, if the experiment failed (every run diverged).
   """
   experiment = experiment_module(check_choice(config, "experiment", EXPERIMENTS))
   experiment.validate(config)
   path = workdir_lib.claim_on_process_0(workdir, config, experiment.OUTPUTS, overwrite)
   results = experiment.compute(config, path)
-  if jax.process_index() != 0:
-    return
-  files = experiment.report(config, results)
-  for name, content in files.items():
-    if isinstance(content, str):
-      workdir_lib.write_text(path / name, content)
-    else:
-      workdir_lib.write_figure(path / name, content)
-  logging.info("wrote %s to %s", ", ".join(files), path)
+  problem = experiment.failure(config, results)
+  if jax.process_index() == 0:
+    logging.info("writing the tables and figures")
+    files = experiment.report(config, results)
+    for name, content in files.items():
+      if isinstance(content, str):
+        workdir_lib.write_text(path / name, content)
+      else:
+        workdir_lib.write_figure(path / name, content)
+    logging.info("wrote %s to %s", ", ".join(files), path)
+  if problem is not None:
+    raise RunFailed(f"{problem}; the results measured until then are in {path}")
 
 
 def _unknown_field(error: Exception, argv: list[str]) -> str:
@@ -242,8 +255,16 @@ def main(argv: list[str]) -> None:
     check_choice(config, "experiment", EXPERIMENTS)
     _initialize_processes()
     run(config, _WORKDIR.value, overwrite=_OVERWRITE.value)
-  except (ConfigError, WorkdirError) as error:
+  except (ConfigError, WorkdirError, engine.DoesNotFit) as error:
     sys.exit(f"error: {error}")
+  except RunFailed as error:
+    sys.exit(f"failed: {error}")
+  except jax.errors.JaxRuntimeError as error:  # Memory the estimate before training missed.
+    if "RESOURCE_EXHAUSTED" not in str(error):
+      raise
+    sys.exit(f"error: out of memory ({str(error).splitlines()[0][:200]}): the same command"
+             " resumes from the last checkpoint, if there is one; fewer runs or smaller sizes"
+             " would fit")
   except KeyboardInterrupt as interrupt:
     sys.exit(interrupted_line(interrupt))
 

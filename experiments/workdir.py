@@ -50,7 +50,8 @@ def claim(
 
   A workdir is refused when it holds results of a different config (or results with
   no config.json to tell whose they are), unless ``overwrite`` is set, and when it
-  cannot be created or written. Once claimed, it holds this config's config.json and
+  cannot be created or written. A config.json with no results beside it (a run that
+  failed before writing any) does not hold the workdir. Once claimed, it holds this config's config.json and
   none of another config's outputs; this config's own outputs and checkpoints stay, so
   that a run can resume.
 
@@ -82,9 +83,12 @@ def claim(
       foreign = json.loads(config_path.read_text()) != _config_dict(config)
     except (OSError, ValueError):
       foreign = True
+    # A config.json alone, as a run that failed before its first snapshot leaves it, holds
+    # no results; beside any other file, it tells whose they are.
+    foreign = foreign and any(f.is_file() and f != config_path for f in path.rglob("*"))
     reason = "results of a different config"
   else:
-    foreign = any((path / name).exists() for name in outputs)
+    foreign = any(_holds_files(path / name) for name in outputs)
     reason = f"results without a {CONFIG_FILE}"
   if foreign and not overwrite:
     raise WorkdirError(
@@ -100,6 +104,11 @@ def claim(
         output.unlink(missing_ok=True)
   _write_config(path, config)
   return path
+
+
+def _holds_files(path: Path) -> bool:
+  """Whether ``path`` is a file or a directory with a file somewhere inside."""
+  return path.is_file() or (path.is_dir() and any(p.is_file() for p in path.rglob("*")))
 
 
 def claim_on_process_0(

@@ -17,6 +17,7 @@ with the same arguments and gets the whole result; only process 0 calls the
 :class:`Checkpointer`, and broadcasts what it read.
 """
 
+import os
 import time
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
@@ -29,7 +30,11 @@ from jax.experimental import multihost_utils
 from gan_theory import sharding
 
 __all__ = [
+    "COMPILING",
+    "FINISHING",
+    "TRAINING",
     "Checkpointer",
+    "DoesNotFit",
     "Interrupted",
     "Outcome",
     "Progress",
@@ -109,10 +114,20 @@ class Checkpointer(Protocol):
     """The latest intact snapshot with ``template``'s structure, or None if there is none."""
 
 
+COMPILING = "compiling"
+TRAINING = "training"
+FINISHING = "finishing"
+
+
 class Progress(NamedTuple):
-  """Where a sweep stands, passed to the progress callback after every period.
+  """Where a sweep stands, passed to the progress callback as each phase begins and after
+  every period.
 
   Attributes:
+    phase: :data:`COMPILING` (before compilation and restoring), :data:`TRAINING` (once
+      compiled, at the first step to take, then after every period) or
+      :data:`FINISHING` (training is over; ``finish`` begins).
+    layout: where the runs go: devices, vmap groups, padding.
     steps_done: training steps every run has taken.
     num_steps: training steps of a whole run.
     num_runs: runs in the sweep.
@@ -122,6 +137,8 @@ class Progress(NamedTuple):
     resumed_from_step: the step of the snapshot the sweep resumed from, 0 if none.
   """
 
+  phase: str
+  layout: sharding.Layout
   steps_done: int
   num_steps: int
   num_runs: int
@@ -145,12 +162,18 @@ class Interrupted(KeyboardInterrupt):
     self.saved_step = saved_step
 
 
+class DoesNotFit(MemoryError):
+  """A sweep that needs more memory than there is, raised before it trains."""
+
+
 class Outcome(NamedTuple):
   """What :func:`run` returns; numpy arrays with a leading run axis.
 
   Attributes:
     steps: ``[num_periods + 1]`` the training step of each evaluation.
-    history: the metrics ``[runs, num_periods + 1, ...]``.
+    history: the metrics ``[runs, num_periods + 1, ...]``, NaN where not evaluated.
+    steps_done: the steps every run took: all of them, unless every run diverged first.
+    all_diverged: whether training stopped early because every run had diverged.
     final_state: every run's final state, typed keys as key data.
     finished: ``finish`` of every run's final state, or None without one.
     compile_seconds: time spent compiling the training program (and restoring).
@@ -161,6 +184,8 @@ class Outcome(NamedTuple):
 
   steps: np.ndarray
   history: Any
+  steps_done: int
+  all_diverged: bool
   final_state: Any
   finished: Any
   compile_seconds: float
@@ -193,6 +218,38 @@ def _num_diverged(metrics) -> int:
   """Runs none of whose metrics is finite: a diverged run's are all NaN."""
   finite = [np.any(np.isfinite(x).reshape(len(x), -1), axis=1) for x in jax.tree.leaves(metrics)]
   return int(np.sum(~np.any(finite, axis=0)))
+
+
+def _nbytes(tree) -> int:
+  """The bytes of ``tree``'s arrays or shapes."""
+  return sum(int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize for x in jax.tree.leaves(tree))
+
+
+def _readable_bytes(n: float) -> str:
+  for unit in ("B", "kB", "MB", "GB", "TB"):
+    if n < 1000 or unit == "TB":
+      return f"{n:.3g} {unit}"
+    n /= 1000
+
+
+def _memory_limit(device: jax.Device) -> tuple[int, str]:
+  """The bytes ``device`` may use, and whose they are: a CPU device shares the host's."""
+  stats = device.memory_stats()
+  if stats and "bytes_limit" in stats:
+    return int(stats["bytes_limit"]), f"each {device.platform} device has"
+  return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "the host has"
+
+
+def _check_fits(parts: dict[str, int], device: jax.Device) -> None:
+  """Raises :class:`DoesNotFit` if ``parts`` (what needs memory: its bytes) add up to more
+  than ``device`` has."""
+  limit, whose = _memory_limit(device)
+  if sum(parts.values()) > limit:
+    needs = "; ".join(f"{what}: {_readable_bytes(n)}" for what, n in parts.items() if n)
+    raise DoesNotFit(
+        f"the runs need {_readable_bytes(sum(parts.values()))} of memory ({needs}), and"
+        f" {whose} {_readable_bytes(limit)}"
+    )
 
 
 def _save(checkpointer: Checkpointer, snapshot: Snapshot) -> None:
@@ -231,6 +288,7 @@ def run(
   rounding (a different program). With a ``checkpointer``, the sweep starts from its
   latest snapshot, if it has one, saves one every ``checkpoint_every`` steps (0: never)
   and at the end. A resumed sweep gives the same results as one never interrupted.
+  Training stops at the evaluation that finds every run diverged.
 
   Args:
     trainer: the runs' :class:`Trainer`.
@@ -240,17 +298,25 @@ def run(
     vmap_size: runs per vmap group; 0 chooses by backend (:func:`sharding.group_size`).
     checkpointer: where to save and find snapshots; on every process or on none.
     checkpoint_every: steps between snapshots, a multiple of ``trainer.period_steps``.
-    on_progress: called after each period.
+    on_progress: called as each phase begins and after each period (:class:`Progress`).
     finish: a function of one run's final state to arrays (such as samples or a test),
       applied to every run in the sweep's layout; its outputs are ``Outcome.finished``.
       Passing the same function again (in the same layout) reuses its compilation.
 
   Returns:
     The :class:`Outcome`.
+
+  Raises:
+    DoesNotFit: before training, if the runs need more memory than there is: the host's
+      metrics and snapshots and the devices' states before compiling, a training
+      period's temporaries too once compiled.
+    Interrupted: on Ctrl-C while training.
   """
   num_runs = len(seeds)
   num_steps = trainer.num_periods * trainer.period_steps
   where = sharding.layout(num_runs, vmap_size)
+  device = where.mesh.devices.flat[0]
+  on_cpu = device.platform == "cpu"  # Its devices share the host's memory.
 
   def compiled(function, *args, **jit_kwargs):
     return jax.jit(sharding.shard_runs(function, where), **jit_kwargs).lower(*args).compile()
@@ -261,15 +327,38 @@ def run(
   def snapshot(steps_done, state, history):
     return Snapshot(steps_done, where.unpad(sharding.to_host(_keys_as_data(state))), history)
 
+  def report(phase, steps_done, train_seconds=0.0, num_diverged=0):
+    if on_progress is not None:
+      on_progress(Progress(
+          phase=phase, layout=where, steps_done=steps_done, num_steps=num_steps,
+          num_runs=num_runs, num_diverged=num_diverged, compile_seconds=compile_seconds,
+          train_seconds=train_seconds, resumed_from_step=resumed_from_step,
+      ))
+
   with jax.set_mesh(where.mesh):
     start = time.perf_counter()
+    compile_seconds, resumed_from_step = 0.0, 0
     inputs = sharding.to_device(
         where.pad((np.asarray(seeds, np.uint32), leaves)), where.sharding
     )
     state_shapes = jax.eval_shape(jax.vmap(init), *inputs)
+    metric_shapes = jax.eval_shape(jax.vmap(trainer.evaluate), state_shapes)
+    # The host keeps every evaluation of every run and a snapshot of every state; check
+    # they fit before allocating them.
+    state_bytes = _nbytes(jax.eval_shape(_keys_as_data, state_shapes)) // where.padded_runs
+    host_bytes = {
+        f"the metrics of {num_runs:,} runs x {trainer.num_periods + 1:,} evaluations":
+            _nbytes(metric_shapes) // where.padded_runs * (trainer.num_periods + 1) * num_runs,
+        f"{num_runs:,} states of {_readable_bytes(state_bytes)}": state_bytes * num_runs,
+    }
+    _check_fits(
+        {**host_bytes, "their copies on the devices": state_bytes * where.padded_runs * on_cpu},
+        device,
+    )
+    report(COMPILING, 0)
     history = jax.tree.map(
         lambda x: np.full((num_runs, trainer.num_periods + 1, *x.shape[1:]), np.nan, x.dtype),
-        jax.eval_shape(jax.vmap(trainer.evaluate), state_shapes),
+        metric_shapes,
     )
     template = Snapshot(
         0,
@@ -287,47 +376,60 @@ def run(
     else:
       steps_done, state, history = restored
       state = _data_as_keys(sharding.to_device(where.pad(state), where.sharding), state_shapes)
-    if steps_done < num_steps:  # A finished sweep only finishes again.
+    latest = jax.tree.map(lambda x: x[:, steps_done // trainer.period_steps], history)
+    all_diverged = _num_diverged(latest) == num_runs
+    if steps_done < num_steps and not all_diverged:  # Else it only finishes again.
       train_period = compiled(trainer.train_period, state, donate_argnums=0)
+      memory = train_period.memory_analysis()
+      if memory is not None:  # What a period needs on each device, its temporaries included.
+        period_bytes = (memory.argument_size_in_bytes + memory.output_size_in_bytes
+                        - memory.alias_size_in_bytes + memory.temp_size_in_bytes)
+        devices = where.mesh.size if on_cpu else 1
+        _check_fits(
+            {**(host_bytes if on_cpu else {}), "a training period on the devices":
+             period_bytes * devices},
+            device,
+        )
     compile_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
     resumed_from_step = steps_done
     saved_step = None if restored is None else steps_done
+    report(TRAINING, steps_done)
     try:
       for period in range(steps_done // trainer.period_steps, trainer.num_periods):
+        if all_diverged:  # Nothing left to learn: stop at the evaluation that found it.
+          break
         state, metrics = train_period(state)
         metrics = where.unpad(sharding.to_host(metrics))  # Also waits for the period to end.
         _record(history, period + 1, metrics)
         steps_done = (period + 1) * trainer.period_steps
+        num_diverged = _num_diverged(metrics)
+        all_diverged = num_diverged == num_runs
         if (checkpointer and checkpoint_every and steps_done % checkpoint_every == 0
             and steps_done < num_steps):
           _save(checkpointer, snapshot(steps_done, state, history))
           saved_step = steps_done
-        if on_progress is not None:
-          on_progress(
-              Progress(
-                  steps_done=steps_done, num_steps=num_steps, num_runs=num_runs,
-                  num_diverged=_num_diverged(metrics), compile_seconds=compile_seconds,
-                  train_seconds=time.perf_counter() - start,
-                  resumed_from_step=resumed_from_step,
-              )
-          )
+        report(TRAINING, steps_done, time.perf_counter() - start, num_diverged)
     except KeyboardInterrupt:
       raise Interrupted(steps_done, saved_step) from None
     train_seconds = time.perf_counter() - start
 
     final = snapshot(steps_done, state, history)
-    if checkpointer and resumed_from_step < num_steps:
+    if checkpointer and saved_step != steps_done:
       _save(checkpointer, final)
     start = time.perf_counter()
     finished = None
     if finish is not None:  # Cached: the same finish in the same layout compiles once.
+      report(FINISHING, steps_done, train_seconds, _num_diverged(
+          jax.tree.map(lambda x: x[:, steps_done // trainer.period_steps], history)))
       finished = where.unpad(sharding.to_host(sharding.sharded_program(finish, where)(state)))
     finish_seconds = time.perf_counter() - start
   return Outcome(
       steps=trainer.period_steps * np.arange(trainer.num_periods + 1),
       history=history,
+      steps_done=steps_done,
+      all_diverged=all_diverged,
       final_state=final.state,
       finished=finished,
       compile_seconds=compile_seconds,

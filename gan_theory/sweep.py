@@ -27,7 +27,9 @@ class SweepResult(NamedTuple):
     seeds: ``[runs]`` the seed of each run.
     steps: ``[evals]`` the training step of each evaluation.
     metrics: :class:`EvalMetrics` of numpy arrays ``[runs, evals]``; NaN from a run's
-      first evaluation after it diverged.
+      first evaluation after it diverged, and after ``steps_done``.
+    steps_done: the steps every run took: ``config.num_steps``, unless every run
+      diverged first (training stops at the evaluation that finds it).
     diverged_step: ``[runs]`` the step at which each run diverged, -1 if it did not.
     final_state: the final :class:`RunState` of every run, numpy arrays ``[runs, ...]``,
       its ``key`` as key data.
@@ -45,6 +47,7 @@ class SweepResult(NamedTuple):
   seeds: np.ndarray
   steps: np.ndarray
   metrics: EvalMetrics
+  steps_done: int
   diverged_step: np.ndarray
   final_state: RunState
   samples: np.ndarray
@@ -86,7 +89,7 @@ def run_sweep(
   Args:
     config: a GAN config, as in ``experiments/configs/ring.py``.
     num_samples: how many final generator samples to return per run.
-    on_progress: called after each evaluation period.
+    on_progress: called as each phase begins and after each evaluation period.
     checkpointer: where to save and find snapshots; on every process or on none.
     sample_gradients: also return each final sample's :class:`SampleGradients` (a
       gradient per sample: memory and time grow with the generator's size).
@@ -119,6 +122,7 @@ def run_sweep(
       seeds=seeds,
       steps=outcome.steps,
       metrics=outcome.history,
+      steps_done=outcome.steps_done,
       diverged_step=outcome.final_state.diverged_step,
       final_state=outcome.final_state,
       samples=samples,

@@ -109,9 +109,14 @@ class RunTest(chex.TestCase):
     )
     np.testing.assert_array_equal(outcome.finished["step"], 20)
     np.testing.assert_allclose(outcome.finished["twice"], 2 * outcome.history.position[:, -1])
-    self.assertEqual([r.steps_done for r in reports], [5, 10, 15, 20])
+    self.assertEqual(
+        [(r.phase, r.steps_done) for r in reports],
+        [("compiling", 0), ("training", 0), ("training", 5), ("training", 10),
+         ("training", 15), ("training", 20), ("finishing", 20)],
+    )
     self.assertTrue(all(r.num_runs == 5 and r.num_steps == 20 and r.num_diverged == 0
-                        for r in reports))
+                        and r.layout.num_runs == 5 for r in reports))
+    self.assertGreater(reports[1].compile_seconds, 0.0)
 
   def test_diverged_runs_are_counted(self):
     reports = []
@@ -119,6 +124,39 @@ class RunTest(chex.TestCase):
     scales[2] = np.inf  # Every coordinate infinite from the first step on.
     engine.run(Walk(num_periods=1), SEEDS, scales, on_progress=reports.append)
     self.assertEqual(reports[-1].num_diverged, 1)
+
+  def test_training_stops_once_every_run_diverged(self):
+    scales = np.full(5, np.inf, np.float32)
+    checkpoints = MemoryCheckpointer()
+    outcome = engine.run(Walk(), SEEDS, scales, checkpointer=checkpoints, checkpoint_every=10)
+    self.assertTrue(outcome.all_diverged)
+    self.assertEqual(outcome.steps_done, 5)  # The first evaluation found it.
+    self.assertTrue(np.isnan(outcome.history.distance[:, 1:]).all())
+    self.assertEqual([s.steps_done for s in checkpoints.saved], [5])
+    # The same command again restores the stopped sweep and trains no further.
+    again = engine.run(Walk(), SEEDS, scales, checkpointer=checkpoints, checkpoint_every=10)
+    self.assertEqual((again.steps_done, again.resumed_from_step, again.all_diverged),
+                     (5, 5, True))
+    self.assertEqual(len(checkpoints.saved), 1)
+
+  def test_runs_that_cannot_fit_are_refused_before_training(self):
+    reports = []
+    with self.assertRaisesRegex(engine.DoesNotFit, r"the metrics of 5 runs x 10,000,000,001 evaluations"):
+      engine.run(Walk(num_periods=10**10), SEEDS, SCALES, on_progress=reports.append)
+    self.assertEqual(reports, [])  # Refused before compiling.
+
+  def test_a_period_too_large_for_memory_is_refused_once_compiled(self):
+
+    class Huge(Walk):  # A period whose temporaries alone need about a terabyte.
+
+      def train_period(self, state):
+        noise = jax.random.normal(state.key, (2**38,))
+        return state.replace(position=state.position + noise.sum()), self.evaluate(state)
+
+    reports = []
+    with self.assertRaisesRegex(engine.DoesNotFit, "a training period on the devices"):
+      engine.run(Huge(), SEEDS[:1], SCALES[:1], on_progress=reports.append)
+    self.assertEqual([r.phase for r in reports], ["compiling"])
 
   def test_an_interrupt_says_how_far_the_runs_got(self):
     def interrupt_at_step_15(progress):

@@ -18,6 +18,7 @@ import pytest
 from absl.testing import absltest, parameterized
 
 from experiments import gan_sweep, iwae_bounds, likelihood_vs_samples, main, theory, vae_digits
+from experiments import workdir as workdir_lib
 from experiments.workdir import WorkdirError
 from gan_theory import engine, objectives
 from gan_theory.validation import ConfigError
@@ -125,7 +126,8 @@ class GanSweepTest(absltest.TestCase):
         **{"optimizer.name": "sgd", "generator.learning_rate": 1e30,
            "discriminator.learning_rate": 1e30},
     )
-    run(config, workdir)
+    with self.assertRaisesRegex(main.RunFailed, "^every run diverged, the last at step"):
+      run(config, workdir)
     with open(workdir / "results.csv") as f:
       rows = list(csv.DictReader(f))
     for row in rows:
@@ -435,6 +437,44 @@ class LauncherTest(absltest.TestCase):
         self.assertNotIn("Compiling", process.stderr)
     self.assertFalse((ROOT / "unused").exists())
     self.assertFalse((ROOT / "config.json").exists())  # The empty --workdir claimed nothing.
+
+  def test_runs_too_large_for_memory_get_one_line_and_leave_the_workdir_free(self):
+    workdir = Path(self.create_tempdir().full_path) / "out"
+    cases = {
+        "evaluations": ("--config.num_steps=1000000000000",
+                        "the metrics of 4 runs x 100,000,000,001 evaluations"),
+        "runs": ("--config.num_seeds=10000000", "20,000,000 states of"),
+    }
+    for name, (flag, part) in cases.items():
+      with self.subTest(name):
+        process = launch(*TINY, "--config.objectives=minimax,non_saturating", flag,
+                         f"--workdir={workdir}", log_compiles=True)
+        self.assertEqual(process.returncode, 1, process.stderr[-2000:])
+        self.assertRegex(error_line(process),
+                         rf"^error: the runs need .* of memory \(.*{part}.*\), and the host has")
+        self.assertNotIn("Traceback", process.stderr)
+        # Nothing of the sweep compiled (a dtype conversion of its inputs may have).
+        self.assertNotRegex(process.stderr, r"Compiling jit\((?!convert_element_type)")
+    # What the failures left holds no results: another config takes the workdir.
+    workdir_lib.claim(workdir, tiny_config(), gan_sweep.OUTPUTS, overwrite=False)
+
+  def test_every_run_diverged_stops_writes_and_fails_in_one_line(self):
+    workdir = Path(self.create_tempdir().full_path) / "out"
+    args = (*TINY, "--config.num_steps=40", "--config.checkpoint_every=0",
+            "--config.generator.learning_rate=1e30", "--config.discriminator.learning_rate=1e30",
+            f"--workdir={workdir}")
+    for attempt in ("first", "again"):  # The same command again: the same end, no training.
+      with self.subTest(attempt):
+        process = launch(*args)
+        self.assertEqual(process.returncode, 1, process.stderr[-2000:])
+        self.assertRegex(error_line(process),
+                         r"^failed: every run diverged, the last at step \d+: training stopped"
+                         rf" at step 10; the results measured until then are in {workdir}$")
+        self.assertNotIn("Traceback", process.stderr)
+        with open(workdir / "results.csv") as f:
+          rows = list(csv.DictReader(f))
+        self.assertTrue(all(row["diverged_step"] for row in rows))
+        self.assertIn("wrote results.csv", process.stderr)
 
 
 if __name__ == "__main__":

@@ -151,7 +151,9 @@ class RunSweepTest(chex.TestCase):
 
   def test_progress_is_reported_each_period(self):
     _, reports = _full_sweep_and_progress()
-    self.assertEqual([r.steps_done for r in reports], [10, 20])
+    self.assertEqual([(r.phase, r.steps_done) for r in reports],
+                     [("compiling", 0), ("training", 0), ("training", 10), ("training", 20),
+                      ("finishing", 20)])
     self.assertTrue(all(r.num_runs == 9 and r.num_steps == 20 for r in reports))
 
 

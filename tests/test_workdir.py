@@ -7,7 +7,7 @@ from absl.testing import absltest
 from experiments import workdir
 from tests.tiny import tiny_config
 
-OUTPUTS = ("config.json", "results.csv")
+OUTPUTS = ("config.json", "checkpoints", "results.csv")
 
 
 class ClaimTest(absltest.TestCase):
@@ -21,9 +21,21 @@ class ClaimTest(absltest.TestCase):
   def test_different_config_refused_unless_overwrite(self):
     path = Path(self.create_tempdir().full_path)
     workdir.claim(path, tiny_config(), OUTPUTS, overwrite=False)
+    (path / "results.csv").write_text("objective\n")
     with self.assertRaisesRegex(workdir.WorkdirError, "holds results of a different config"):
       workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=False)
     workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=True)
+
+  def test_a_config_without_results_is_free(self):
+    # As a run that failed before its first snapshot leaves its workdir.
+    path = Path(self.create_tempdir().full_path)
+    workdir.claim(path, tiny_config(), OUTPUTS, overwrite=False)
+    (path / "checkpoints" / "k5").mkdir(parents=True)
+    workdir.claim(path, tiny_config(num_seeds=5), OUTPUTS, overwrite=False)
+    self.assertIn('"num_seeds": 5', (path / "config.json").read_text())
+    (path / "checkpoints" / "k5" / "snapshot").write_text("")
+    with self.assertRaisesRegex(workdir.WorkdirError, "holds results of a different config"):
+      workdir.claim(path, tiny_config(), OUTPUTS, overwrite=False)
 
   def test_empty_workdir_refused(self):
     for empty in ("", " "):
