@@ -171,7 +171,7 @@ def _summary_md(
   names = _summarized(gan.measured_metrics(config))
   lines = [
       f"# {config.target}, {config.generator.kind} generator: final metrics at step"
-      f" {config.num_steps}",
+      f" {result.steps_done}",
       "",
       f"Mean ± standard error over seeds {config.first_seed}.."
       f"{config.first_seed + config.num_seeds - 1}"
@@ -196,7 +196,7 @@ def _summary_md(
   if config.two_sample_tests:
     lines += ["", *_two_sample_section(config, result)]
   lines += ["", *_gradient_share_section(shares, result.samples.shape[1])]
-  steps_run = config.num_steps - result.resumed_from_step
+  steps_run = result.steps_done - result.resumed_from_step
   timing = (
       f"{len(result.seeds)} runs x {steps_run} steps in {result.train_seconds:.1f} s"
       f" ({len(result.seeds) * steps_run / max(result.train_seconds, 1e-9):.0f} run-steps/s)"
@@ -215,11 +215,23 @@ def validate(config: ml_collections.ConfigDict) -> None:
 
 def compute(config: ml_collections.ConfigDict, workdir: Path) -> sweep.SweepResult:
   """Trains the sweep, resuming from the latest snapshot in ``workdir/checkpoints``."""
+  finishing = "sampling the final generators and their gradients" + (
+      ", and the two-sample tests" if config.two_sample_tests else "")
   with checkpoints.SweepCheckpoints(workdir / checkpoints.DIRECTORY) as checkpointer:
     return sweep.run_sweep(
-        config, on_progress=log_progress, checkpointer=checkpointer, sample_gradients=True,
+        config, on_progress=functools.partial(log_progress, finishing=finishing),
+        checkpointer=checkpointer, sample_gradients=True,
         two_sample_tests=config.two_sample_tests,
     )
+
+
+def failure(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> str | None:
+  """The line that says every run diverged, if they all did; None otherwise."""
+  del config
+  if not np.all(result.diverged_step >= 0):
+    return None
+  return (f"every run diverged, the last at step {int(np.max(result.diverged_step)):,}:"
+          f" training stopped at step {result.steps_done:,}")
 
 
 def report(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> dict[str, object]:
@@ -244,9 +256,23 @@ def report(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> dict
   if config.two_sample_tests:
     files["two_sample.csv"] = _two_sample_csv(result)
   files["summary.md"] = _summary_md(config, result, shares)
-  files["samples.png"] = plots.samples_figure(samples, seeds, data, np.asarray(target.modes))
+  diverged_steps = _per_objective(result, result.diverged_step)
+  diverged = ", ".join(f"{objective} {int(np.sum(steps >= 0))} of {len(steps)}"
+                       for objective, steps in diverged_steps.items() if np.any(steps >= 0))
+  setup = (f"{config.target} target ({len(target.modes)} modes), {config.generator.kind}"
+           f" generator, {config.num_seeds} seeds per objective; runs diverged:"
+           f" {diverged or 'none'}")
+  files["samples.png"] = plots.samples_figure(
+      samples, seeds, data, np.asarray(target.modes),
+      {objective: steps[: len(seeds)] for objective, steps in diverged_steps.items()},
+      title=f"GAN sweep: the final generators' samples at step {result.steps_done:,}, seeds"
+            f" {seeds[0]}..{seeds[-1]}\n{setup}",
+  )
   files["curves.png"] = plots.curves_figure(
-      result.steps, curves, config.num_seeds, symlog=("nll", "forward_kl", "reverse_kl")
+      result.steps, curves, plots.GAN_METRIC_PANELS, config.num_seeds,
+      title=f"GAN sweep: metrics on {config.eval_samples:,} generator samples every"
+            f" {config.eval_every:,} steps\n{setup} (a diverged run is left out of the means"
+            " from then on)",
   )
   files["gradient_share.png"] = plots.gradient_share_figure(
       *(
@@ -255,5 +281,7 @@ def report(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> dict
           for per_objective in shares
       ),
       num_seeds=config.num_seeds,
+      title=f"GAN sweep: where the final generators' gradient comes from, at step"
+            f" {result.steps_done:,}\n{setup}",
   )
   return files

@@ -14,6 +14,7 @@ import contextlib
 from pathlib import Path
 
 import ml_collections
+import numpy as np
 from absl import logging
 from matplotlib.figure import Figure
 
@@ -41,18 +42,37 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> study.Results:
     return study.compute(config, on_progress=logging.info, checkpointer=checkpointer)
 
 
+def failure(config: ml_collections.ConfigDict, results: study.Results) -> str | None:
+  """The line naming each objective whose every trained discriminator diverged; None if none."""
+  last = results.distances.under_data[:, :, -1]  # [objectives, seeds]
+  diverged = [objective for objective, errors in zip(config.discriminator.objectives, last)
+              if np.all(np.isnan(errors))]
+  if not diverged:
+    return None
+  return f"every discriminator trained for {', '.join(diverged)} diverged"
+
+
 def report(config: ml_collections.ConfigDict, results: study.Results) -> dict[str, str | Figure]:
   """identities.csv, discriminators.csv, summary.md and the three figures."""
   names = tuple(config.objectives)
+  panels = {
+      "under_data": plots.Panel("E_data |D - D*|", "mean |D - D*| (probability)"),
+      "under_generator": plots.Panel("E_G |D - D*|", "mean |D - D*| (probability)"),
+      # Each objective has its own maximum and scale: a panel each.
+      "value_gap": plots.Panel("gap to its objective's maximum", "nats", separate=True),
+  }
   curves = {
-      title: {
+      field: {
           objective: (getattr(results.distance_means, field)[o],
                       getattr(results.distance_stderrs, field)[o])
           for o, objective in enumerate(config.discriminator.objectives)
       }
-      for title, field in (("E_data |D - D*|", "under_data"), ("E_G |D - D*|", "under_generator"),
-                           ("gap to the maximum of its objective", "value_gap"))
+      for field in panels
   }
+  disc = config.discriminator
+  problem = (f"p_data = equal mixture of N(m, {config.data_std:g}²), m in"
+             f" {tuple(config.data_modes)}; generator N({config.generator_mean:g},"
+             f" {config.generator_std:g}²)")
   summary = (_summary_md(config, names, results) + _discriminators_md(config, results)
              + _bounds_md(results.f_gan_bounds))
   return {
@@ -62,10 +82,18 @@ def report(config: ml_collections.ConfigDict, results: study.Results) -> dict[st
       "errors.png": plots.errors_figure(
           names, results.num_samples, results.rms_errors._asdict(),
           results.reported_stderrs._asdict(),
+          title=f"Theory: each gradient identity's estimators against the exact gradient, RMS"
+                f" error over {config.num_seeds} seeds\n{problem}",
       ),
-      "cost_curves.png": plots.cost_curves_figure(names, *results.cost_curves),
+      "cost_curves.png": plots.cost_curves_figure(
+          names, *results.cost_curves,
+          title="Theory: the generator's costs of one sample as functions of D(G(z))",
+      ),
       "discriminators.png": plots.curves_figure(
-          results.discriminator_steps, curves, config.discriminator.num_seeds
+          results.discriminator_steps, curves, panels, disc.num_seeds,
+          title=f"Theory: discriminators trained alone towards D*, against the fixed generator"
+                f"\n{problem}; {tuple(disc.hidden_sizes)} {disc.activation} MLPs, Adam"
+                f" {disc.learning_rate:g}, batches of {disc.batch_size}",
       ),
   }
 

@@ -70,7 +70,10 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> Results:
       outcome = engine.run(
           vae_train.make_trainer(config, k, data), seeds, vmap_size=config.vmap_size,
           checkpointer=checkpointer, checkpoint_every=config.checkpoint_every,
-          on_progress=functools.partial(log_progress, what=f"k = {k}: "), finish=finish,
+          on_progress=functools.partial(
+              log_progress, what=f"k = {k}: ",
+              finishing="testing (L_5000, active units, mean fields, two-sample tests)"),
+          finish=finish,
       )
     results.curves[k] = outcome.history
     results.tests[k], results.pictures[k], results.comparisons[k] = outcome.finished
@@ -80,12 +83,24 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> Results:
   return results
 
 
+def failure(config: ml_collections.ConfigDict, results: Results) -> str | None:
+  """The line naming each k whose every run diverged (its test metrics NaN); None if none."""
+  del config
+  diverged = [k for k, tests in results.tests.items() if np.all(np.isnan(tests.log_likelihood))]
+  if not diverged:
+    return None
+  return f"every run diverged with k = {', '.join(map(str, diverged))}"
+
+
 def report(config: ml_collections.ConfigDict, results: Results) -> dict[str, object]:
   """results.csv, curves.csv, summary.md and the figures."""
   data = binarized_digits()
   steps = config.eval_every * np.arange(config.num_steps // config.eval_every + 1)
   curves, pictures = results.curves, results.pictures
   num_shown = min(config.num_pictures, 16)
+  setup = (f"latent dimension {config.latent_dim}, encoder {tuple(config.encoder.hidden_sizes)},"
+           f" decoder {tuple(config.decoder.hidden_sizes)}, {config.num_seeds} seeds per k")
+  first = f"seed {config.first_seed}'s model of each k at step {config.num_steps:,}"
   return {
       "results.csv": _results_csv(results.seeds, results.tests, results.comparisons),
       "curves.csv": _curves_csv(results.seeds, steps, curves),
@@ -100,17 +115,27 @@ def report(config: ml_collections.ConfigDict, results: Results) -> dict[str, obj
               for title, field in (("validation L_k", "validation_bound"),
                                    ("validation ELBO", "validation_elbo"))
           },
+          {title: plots.Panel(title, "nats per image (validation average)")
+           for title in ("validation L_k", "validation ELBO")},
           config.num_seeds,
+          title=f"VAEs and IWAEs on the binarized digits: each k trains on L_k\n{setup}",
       ),
       # The first seed's pictures for each k.
       "samples.png": plots.image_grid_figure(
           {f"k = {k}": p.samples[0] for k, p in pictures.items()}, SIDE, columns=8,
           stacked=False,
+          title=f"VAEs and IWAEs on the binarized digits: samples p(x | z), z ~ p(z), of"
+                f" {first}\n{setup}",
+          key="pixel probability of ink",
       ),
       "reconstructions.png": plots.image_grid_figure(
           {"test images": data.test[:num_shown]}
-          | {f"k = {k}": p.reconstructions[0, :num_shown] for k, p in pictures.items()},
+          | {f"k = {k}: reconstructions": p.reconstructions[0, :num_shown]
+             for k, p in pictures.items()},
           SIDE, columns=num_shown, stacked=True,
+          title=f"VAEs and IWAEs on the binarized digits: test images decoded by {first}"
+                f"\n{setup}",
+          key="pixel value: ink (test images: 0 or 1; decoded: probability)",
       ),
   }
 
