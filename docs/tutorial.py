@@ -541,7 +541,8 @@ save(figure, "4_iwae_bound.png")
 
 # %%
 DIM, NUM_TRAIN, NUM_TEST, PERMUTATIONS = 10, 500, 250, 500
-MODELS = likelihood_vs_samples.MODELS  # ("data", "memorizer", "noisy")
+MODELS = likelihood_vs_samples.MODELS
+assert MODELS == ("data", "memorizer", "noisy"), MODELS  # The order study_models returns.
 target_key, key = jax.random.split(jax.random.key(6))
 # Concrete (not traced): the noisy model's Gaussian is fitted to the modes in numpy.
 target = jax.jit(distributions.random_mixture, static_argnums=(1, 2, 3, 4))(
@@ -577,7 +578,7 @@ log_likelihood = log_probs.mean(1)
 for name, ll in zip(MODELS, log_likelihood):
   print(f"{name:<10} held-out log-likelihood {ll:9.2f} nats")
 print(f"memorizer on its own training points: {lecture['memorizer_on_train']:.2f} nats")
-data_index, memorizer, noisy = (MODELS.index(name) for name in MODELS)
+data_index, memorizer, noisy = (MODELS.index(name) for name in ("data", "memorizer", "noisy"))
 # The lecture's bound, point by point: log p2 >= log p - log 100.
 assert np.all(log_probs[noisy] >= log_probs[data_index] - math.log(100) - 1e-4)
 assert log_likelihood[memorizer] < log_likelihood[noisy] < log_likelihood[data_index]

@@ -2,8 +2,9 @@
 
   python -m experiments.compare results/ring/summary.md results/ring_rerun/summary.md
 
-Every cell written ``mean ± standard error`` in a Markdown table of both files (matched
-by section, table header, row and column) is compared: ``z = |a - b| / sqrt(se_a^2 +
+Every cell written ``mean ± standard error`` in a Markdown table (matched by section,
+table header, row and column) is compared, and one that is such an estimate in one file
+only counts as infinitely far: ``z = |a - b| / sqrt(se_a^2 +
 se_b^2)``. Float32 rounding differs between CPUs and device layouts, and training
 amplifies it, so a rerun elsewhere is a fresh draw of each chaotic run: two such tables
 agree when every ``z`` is within ``--within`` (3 by default). Prints each cell's ``z``,
@@ -48,9 +49,11 @@ def estimates(text: str) -> dict[tuple[str, ...], tuple[float, float]]:
 
 
 def z_scores(expected: str, actual: str) -> list[tuple[float, tuple[str, ...]]]:
-  """``(z, cell)`` for every cell of both texts, the largest ``z`` first."""
+  """``(z, cell)`` for every estimate in either text, the largest ``z`` first; a cell that
+  is an estimate in one text only (missing, reformatted or NaN in the other) is infinitely
+  far."""
   a, b = estimates(expected), estimates(actual)
-  scores = []
+  scores = [(math.inf, cell) for cell in a.keys() ^ b.keys()]
   for cell in a.keys() & b.keys():
     (mean_a, se_a), (mean_b, se_b) = a[cell], b[cell]
     spread = math.hypot(se_a, se_b)

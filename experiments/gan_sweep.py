@@ -228,7 +228,7 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> sweep.SweepResu
 def failure(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> str | None:
   """The line that says every run diverged, if they all did; None otherwise."""
   del config
-  if not np.all(result.diverged_step >= 0):
+  if not result.all_diverged:
     return None
   return (f"every run diverged, the last at step {int(np.max(result.diverged_step)):,}:"
           f" training stopped at step {result.steps_done:,}")

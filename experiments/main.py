@@ -59,6 +59,7 @@ class Experiment(Protocol):
 class RunFailed(Exception):
   """The experiment finished and wrote what it measured, but failed (every run diverged)."""
 
+
 # Each experiment by the name a config gives in its `experiment` field: a module of
 # experiments/, imported when a run needs it, so that a bad flag is told at once.
 EXPERIMENTS = ("gan_sweep", "iwae_bounds", "likelihood_vs_samples", "theory", "vae_digits")
@@ -80,15 +81,14 @@ def run(
   Raises:
     ConfigError: if the config is not valid; nothing compiles, nothing is written.
     WorkdirError: if the workdir cannot take the results; nothing compiles.
-    DoesNotFit: if the runs need more memory than there is; nothing trains, and the
-      workdir holds no results, so that any config may take it.
+    DoesNotFit: if the runs need more memory than there is; nothing trains, and a
+      workdir that held no snapshots still holds no results: any config may take it.
     RunFailed: once the results are written, if the experiment failed (every run diverged).
   """
   experiment = experiment_module(check_choice(config, "experiment", EXPERIMENTS))
   experiment.validate(config)
   path = workdir_lib.claim_on_process_0(workdir, config, experiment.OUTPUTS, overwrite)
   results = experiment.compute(config, path)
-  problem = experiment.failure(config, results)
   if jax.process_index() == 0:
     logging.info("writing the tables and figures")
     files = experiment.report(config, results)
@@ -98,6 +98,7 @@ def run(
       else:
         workdir_lib.write_figure(path / name, content)
     logging.info("wrote %s to %s", ", ".join(files), path)
+  problem = experiment.failure(config, results)
   if problem is not None:
     raise RunFailed(f"{problem}; the results measured until then are in {path}")
 

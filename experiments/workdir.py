@@ -50,10 +50,10 @@ def claim(
 
   A workdir is refused when it holds results of a different config (or results with
   no config.json to tell whose they are), unless ``overwrite`` is set, and when it
-  cannot be created or written. A config.json with no results beside it (a run that
-  failed before writing any) does not hold the workdir. Once claimed, it holds this config's config.json and
-  none of another config's outputs; this config's own outputs and checkpoints stay, so
-  that a run can resume.
+  cannot be created or written. A config.json with no other file beside it (a run that
+  failed before writing any) does not hold the workdir; with any, they are its results.
+  Once claimed, it holds this config's config.json and none of another config's outputs;
+  this config's own outputs and checkpoints stay, so that a run can resume.
 
   Args:
     workdir: the results directory.

@@ -173,7 +173,8 @@ class Outcome(NamedTuple):
     steps: ``[num_periods + 1]`` the training step of each evaluation.
     history: the metrics ``[runs, num_periods + 1, ...]``, NaN where not evaluated.
     steps_done: the steps every run took: all of them, unless every run diverged first.
-    all_diverged: whether training stopped early because every run had diverged.
+    all_diverged: whether every run had diverged at the last evaluation (training stops
+      at the evaluation that finds it).
     final_state: every run's final state, typed keys as key data.
     finished: ``finish`` of every run's final state, or None without one.
     compile_seconds: time spent compiling the training program (and restoring).
@@ -204,7 +205,7 @@ def _keys_as_data(tree):
 
 
 def _data_as_keys(tree, like):
-  """Undoes :func:`_keys_as_data`, with ``like`` (shapes or arrays) telling which leaves were keys."""
+  """Undoes :func:`_keys_as_data`; ``like`` (shapes or arrays) tells which leaves were keys."""
   return jax.tree.map(lambda x, t: jax.random.wrap_key_data(x) if _is_key(t) else x, tree, like)
 
 
@@ -226,30 +227,50 @@ def _nbytes(tree) -> int:
 
 
 def _readable_bytes(n: float) -> str:
-  for unit in ("B", "kB", "MB", "GB", "TB"):
-    if n < 1000 or unit == "TB":
+  for unit in ("B", "kB", "MB", "GB"):
+    if n < 1000:
       return f"{n:.3g} {unit}"
     n /= 1000
+  return f"{n:.3g} TB"
 
 
-def _memory_limit(device: jax.Device) -> tuple[int, str]:
-  """The bytes ``device`` may use, and whose they are: a CPU device shares the host's."""
-  stats = device.memory_stats()
-  if stats and "bytes_limit" in stats:
-    return int(stats["bytes_limit"]), f"each {device.platform} device has"
-  return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "the host has"
+def _memory_limit(device: jax.Device | None) -> tuple[int | None, str]:
+  """The bytes there are, and whose: the host's (None: the host), else ``device``'s own, or
+  None where its backend does not tell."""
+  if device is None:
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "the host has"
+  stats = device.memory_stats() or {}
+  return stats.get("bytes_limit"), f"each {device.platform} device has"
 
 
-def _check_fits(parts: dict[str, int], device: jax.Device) -> None:
+def _check_fits(parts: dict[str, int], device: jax.Device | None = None) -> None:
   """Raises :class:`DoesNotFit` if ``parts`` (what needs memory: its bytes) add up to more
-  than ``device`` has."""
+  than the host has (``device`` None) or than a local accelerator ``device`` has.
+
+  Every process must call it alike: all of them raise, or none does, since the others
+  would wait for them in the next collective.
+  """
   limit, whose = _memory_limit(device)
-  if sum(parts.values()) > limit:
-    needs = "; ".join(f"{what}: {_readable_bytes(n)}" for what, n in parts.items() if n)
-    raise DoesNotFit(
-        f"the runs need {_readable_bytes(sum(parts.values()))} of memory ({needs}), and"
-        f" {whose} {_readable_bytes(limit)}"
-    )
+  needed = sum(parts.values())
+  fits = limit is None or needed <= limit
+  if jax.process_count() > 1:
+    fits_everywhere = bool(np.all(multihost_utils.process_allgather(np.bool_(fits))))
+  else:
+    fits_everywhere = fits
+  if fits_everywhere:
+    return
+  if fits:
+    raise DoesNotFit("the runs need more memory than another process's host has")
+  needs = "; ".join(f"{what}: {_readable_bytes(n)}" for what, n in parts.items() if n)
+  raise DoesNotFit(
+      f"the runs need {_readable_bytes(needed)} of memory ({needs}), and {whose}"
+      f" {_readable_bytes(limit)}"
+  )
+
+
+def _column(history, column: int):
+  """One evaluation of every run, out of ``history``."""
+  return jax.tree.map(lambda x: x[:, column], history)
 
 
 def _save(checkpointer: Checkpointer, snapshot: Snapshot) -> None:
@@ -307,16 +328,19 @@ def run(
     The :class:`Outcome`.
 
   Raises:
-    DoesNotFit: before training, if the runs need more memory than there is: the host's
-      metrics and snapshots and the devices' states before compiling, a training
-      period's temporaries too once compiled.
+    DoesNotFit: before training, if the runs need more memory than there is: before
+      compiling, the metrics and snapshots the host keeps and the states on the devices
+      (against the host's memory on a CPU, an accelerator's own otherwise); once
+      compiled, a training period, its temporaries included. On every process alike.
     Interrupted: on Ctrl-C while training.
   """
   num_runs = len(seeds)
   num_steps = trainer.num_periods * trainer.period_steps
   where = sharding.layout(num_runs, vmap_size)
-  device = where.mesh.devices.flat[0]
-  on_cpu = device.platform == "cpu"  # Its devices share the host's memory.
+  # On a CPU the devices share the host's memory; an accelerator has its own.
+  accelerator = where.mesh.local_devices[0]
+  accelerator = None if accelerator.platform == "cpu" else accelerator
+  local_runs = where.padded_runs // jax.process_count()
 
   def compiled(function, *args, **jit_kwargs):
     return jax.jit(sharding.shard_runs(function, where), **jit_kwargs).lower(*args).compile()
@@ -342,19 +366,22 @@ def run(
         where.pad((np.asarray(seeds, np.uint32), leaves)), where.sharding
     )
     state_shapes = jax.eval_shape(jax.vmap(init), *inputs)
+    state_data_shapes = jax.eval_shape(_keys_as_data, state_shapes)
     metric_shapes = jax.eval_shape(jax.vmap(trainer.evaluate), state_shapes)
-    # The host keeps every evaluation of every run and a snapshot of every state; check
-    # they fit before allocating them.
-    state_bytes = _nbytes(jax.eval_shape(_keys_as_data, state_shapes)) // where.padded_runs
+    # The host keeps every evaluation of every run and a snapshot of every state, and the
+    # devices a state per run: check they fit before allocating them.
+    run_state_bytes = _nbytes(state_data_shapes) // where.padded_runs
+    device_states = {"the states on this host's devices": run_state_bytes * local_runs}
     host_bytes = {
         f"the metrics of {num_runs:,} runs x {trainer.num_periods + 1:,} evaluations":
             _nbytes(metric_shapes) // where.padded_runs * (trainer.num_periods + 1) * num_runs,
-        f"{num_runs:,} states of {_readable_bytes(state_bytes)}": state_bytes * num_runs,
+        f"{num_runs:,} states of {_readable_bytes(run_state_bytes)}":
+            run_state_bytes * num_runs,
     }
-    _check_fits(
-        {**host_bytes, "their copies on the devices": state_bytes * where.padded_runs * on_cpu},
-        device,
-    )
+    _check_fits(host_bytes if accelerator else {**host_bytes, **device_states})
+    if accelerator:
+      _check_fits({"the states on each device": run_state_bytes * local_runs
+                   // len(where.mesh.local_devices)}, accelerator)
     report(COMPILING, 0)
     history = jax.tree.map(
         lambda x: np.full((num_runs, trainer.num_periods + 1, *x.shape[1:]), np.nan, x.dtype),
@@ -363,8 +390,7 @@ def run(
     template = Snapshot(
         0,
         jax.tree.map(
-            lambda x: np.zeros((num_runs, *x.shape[1:]), x.dtype),
-            jax.eval_shape(_keys_as_data, state_shapes),
+            lambda x: np.zeros((num_runs, *x.shape[1:]), x.dtype), state_data_shapes,
         ),
         history,
     )
@@ -376,26 +402,25 @@ def run(
     else:
       steps_done, state, history = restored
       state = _data_as_keys(sharding.to_device(where.pad(state), where.sharding), state_shapes)
-    latest = jax.tree.map(lambda x: x[:, steps_done // trainer.period_steps], history)
-    all_diverged = _num_diverged(latest) == num_runs
+    num_diverged = _num_diverged(_column(history, steps_done // trainer.period_steps))
+    all_diverged = num_diverged == num_runs
     if steps_done < num_steps and not all_diverged:  # Else it only finishes again.
       train_period = compiled(trainer.train_period, state, donate_argnums=0)
       memory = train_period.memory_analysis()
       if memory is not None:  # What a period needs on each device, its temporaries included.
         period_bytes = (memory.argument_size_in_bytes + memory.output_size_in_bytes
                         - memory.alias_size_in_bytes + memory.temp_size_in_bytes)
-        devices = where.mesh.size if on_cpu else 1
-        _check_fits(
-            {**(host_bytes if on_cpu else {}), "a training period on the devices":
-             period_bytes * devices},
-            device,
-        )
+        if accelerator:
+          _check_fits({"a training period on each device": period_bytes}, accelerator)
+        else:
+          _check_fits({**host_bytes, "a training period on this host's devices":
+                       period_bytes * len(where.mesh.local_devices)})
     compile_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
     resumed_from_step = steps_done
     saved_step = None if restored is None else steps_done
-    report(TRAINING, steps_done)
+    report(TRAINING, steps_done, num_diverged=num_diverged)
     try:
       for period in range(steps_done // trainer.period_steps, trainer.num_periods):
         if all_diverged:  # Nothing left to learn: stop at the evaluation that found it.
@@ -421,8 +446,7 @@ def run(
     start = time.perf_counter()
     finished = None
     if finish is not None:  # Cached: the same finish in the same layout compiles once.
-      report(FINISHING, steps_done, train_seconds, _num_diverged(
-          jax.tree.map(lambda x: x[:, steps_done // trainer.period_steps], history)))
+      report(FINISHING, steps_done, train_seconds, num_diverged)
       finished = where.unpad(sharding.to_host(sharding.sharded_program(finish, where)(state)))
     finish_seconds = time.perf_counter() - start
   return Outcome(

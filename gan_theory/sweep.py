@@ -30,6 +30,7 @@ class SweepResult(NamedTuple):
       first evaluation after it diverged, and after ``steps_done``.
     steps_done: the steps every run took: ``config.num_steps``, unless every run
       diverged first (training stops at the evaluation that finds it).
+    all_diverged: whether every run had diverged at the last evaluation.
     diverged_step: ``[runs]`` the step at which each run diverged, -1 if it did not.
     final_state: the final :class:`RunState` of every run, numpy arrays ``[runs, ...]``,
       its ``key`` as key data.
@@ -48,6 +49,7 @@ class SweepResult(NamedTuple):
   steps: np.ndarray
   metrics: EvalMetrics
   steps_done: int
+  all_diverged: bool
   diverged_step: np.ndarray
   final_state: RunState
   samples: np.ndarray
@@ -123,6 +125,7 @@ def run_sweep(
       steps=outcome.steps,
       metrics=outcome.history,
       steps_done=outcome.steps_done,
+      all_diverged=outcome.all_diverged,
       diverged_step=outcome.final_state.diverged_step,
       final_state=outcome.final_state,
       samples=samples,

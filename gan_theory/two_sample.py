@@ -367,9 +367,11 @@ def sample_quality(data: jax.Array, samples: jax.Array, num_neighbours: int = 3)
   exact ties, which discrete data has many of; a closed ball holds the k neighbours that
   define it, an open one leaves out at least its k-th. Ties are decided exactly: radii
   and the distances compared with them are squared distances, entries of one matrix over
-  both sets, so a tie is one and the same float; for integer-valued data every entry is
-  exact, and the metrics are unchanged when both sets are shifted by an exactly
-  representable amount.
+  both sets summed coordinate by coordinate; for integer-valued data every entry is
+  exact, so a tie is one float and the metrics are unchanged when both sets are shifted
+  by an exactly representable amount. Elementwise rather than a matrix product, the sums
+  are also safe from the reduced-precision matmuls of accelerators (TF32), at a cost in
+  high dimension: about 8 times the product's time at n = m = 1000, d = 1000 on a CPU.
 
   Args:
     data: ``[n, d]`` data points, ``n > num_neighbours``.

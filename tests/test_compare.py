@@ -40,6 +40,11 @@ class CompareTest(absltest.TestCase):
     self.assertEqual(scores[("minimax", "modes")], 1.0)
     self.assertEqual(scores[("minimax", "mmd2")], 0.0)
 
+  def test_a_cell_that_is_an_estimate_in_one_file_only_is_infinitely_far(self):
+    rerun = SUMMARY.replace("2.4e-02 ± 5e-03", "nan ± nan")
+    z, cell = compare.z_scores(SUMMARY, rerun)[0]
+    self.assertEqual((z, cell[2:]), (math.inf, ("minimax", "mmd2")))
+
   def test_a_change_with_no_standard_error_is_infinitely_far(self):
     rerun = SUMMARY.replace("8 ± 0", "7 ± 0")
     z, cell = compare.z_scores(SUMMARY, rerun)[0]

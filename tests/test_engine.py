@@ -141,8 +141,9 @@ class RunTest(chex.TestCase):
 
   def test_runs_that_cannot_fit_are_refused_before_training(self):
     reports = []
-    with self.assertRaisesRegex(engine.DoesNotFit, r"the metrics of 5 runs x 10,000,000,001 evaluations"):
-      engine.run(Walk(num_periods=10**10), SEEDS, SCALES, on_progress=reports.append)
+    with self.assertRaisesRegex(engine.DoesNotFit,
+                                r"the metrics of 5 runs x 10,000,000,000,001 evaluations"):
+      engine.run(Walk(num_periods=10**13), SEEDS, SCALES, on_progress=reports.append)
     self.assertEqual(reports, [])  # Refused before compiling.
 
   def test_a_period_too_large_for_memory_is_refused_once_compiled(self):
@@ -154,7 +155,7 @@ class RunTest(chex.TestCase):
         return state.replace(position=state.position + noise.sum()), self.evaluate(state)
 
     reports = []
-    with self.assertRaisesRegex(engine.DoesNotFit, "a training period on the devices"):
+    with self.assertRaisesRegex(engine.DoesNotFit, "a training period on this host's devices"):
       engine.run(Huge(), SEEDS[:1], SCALES[:1], on_progress=reports.append)
     self.assertEqual([r.phase for r in reports], ["compiling"])
 

@@ -465,7 +465,9 @@ class LauncherTest(absltest.TestCase):
             f"--workdir={workdir}")
     for attempt in ("first", "again"):  # The same command again: the same end, no training.
       with self.subTest(attempt):
-        process = launch(*args)
+        process = launch(*args, log_compiles=True)
+        # The compile log that the bad-input tests look for, and find nothing in.
+        self.assertIn("Compiling jit(", process.stderr)
         self.assertEqual(process.returncode, 1, process.stderr[-2000:])
         self.assertRegex(error_line(process),
                          r"^failed: every run diverged, the last at step \d+: training stopped"
