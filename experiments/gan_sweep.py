@@ -46,8 +46,9 @@ def _gradient_shares(result: sweep.SweepResult) -> _GradientShares:
   """For the objectives that are costs of D(G(z)) alone; a density's comes from data points."""
   outputs, norms = result.sample_gradients
   share = functools.partial(metrics.gradient_shares, num_bins=_SHARE_BINS)
-  shares = jax.vmap(share)(outputs, norms)
-  concentration = jax.vmap(metrics.concentration_curve)(norms)
+  # Jitted: eagerly, each op of the vmapped functions would compile on its own.
+  shares = jax.jit(jax.vmap(share))(outputs, norms)
+  concentration = jax.jit(jax.vmap(metrics.concentration_curve))(norms)
   return _GradientShares(*(
       {objective: values for objective, values in _per_objective(result, np.asarray(x)).items()
        if not objectives.get(objective).needs_density}
@@ -237,7 +238,8 @@ def failure(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> str
 def report(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> dict[str, object]:
   """results.csv, two_sample.csv (with config.two_sample_tests), summary.md and the figures."""
   target = distributions.make_target(config.target, **config[config.target])
-  data = np.asarray(target.sample(jax.random.key(config.first_seed), 2000))
+  data = np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(config.first_seed),
+                                                               2000))
   seeds = result.seeds[: config.num_seeds][:_PLOTTED_SEEDS]
   samples = {
       objective: points[: len(seeds)]

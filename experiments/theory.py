@@ -59,7 +59,7 @@ def report(config: ml_collections.ConfigDict, results: study.Results) -> dict[st
       "under_data": plots.Panel("E_data |D - D*|", "mean |D - D*| (probability)"),
       "under_generator": plots.Panel("E_G |D - D*|", "mean |D - D*| (probability)"),
       # Each objective has its own maximum and scale: a panel each.
-      "value_gap": plots.Panel("gap to its objective's maximum", "nats", separate=True),
+      "value_gap": plots.Panel("value gap", "nats below the objective's maximum", separate=True),
   }
   curves = {
       field: {

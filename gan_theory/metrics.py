@@ -1,5 +1,6 @@
 """Sample-quality metrics for mixtures of Gaussians, and summary statistics over seeds."""
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -69,6 +70,8 @@ def mode_statistics(
   )
 
 
+# Jitted: reports call it on host arrays many times, where each eager op would compile alone.
+@functools.partial(jax.jit, static_argnames="axis")
 def mean_and_stderr(values: jax.Array, axis: int = 0) -> tuple[jax.Array, jax.Array]:
   """The mean of ``values`` along ``axis`` and its standard error, ``std / sqrt(n)``.
 
