@@ -25,7 +25,7 @@ import ml_collections
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from experiments import workdir as workdir_lib
+from experiments import progress, workdir as workdir_lib
 from experiments.workdir import WorkdirError
 from gan_theory import engine
 from gan_theory.validation import ConfigError, check_choice
@@ -88,6 +88,7 @@ def run(
   experiment = experiment_module(check_choice(config, "experiment", EXPERIMENTS))
   experiment.validate(config)
   path = workdir_lib.claim_on_process_0(workdir, config, experiment.OUTPUTS, overwrite)
+  logging.info("%s on the %s", config.experiment, progress.devices_line(jax.devices()))
   results = experiment.compute(config, path)
   if jax.process_index() == 0:
     logging.info("writing the tables and figures")

@@ -9,16 +9,21 @@ def _count(n: int, thing: str, things: str = "") -> str:
   return f"{n:,} {thing if n == 1 else things or thing + 's'}"
 
 
+def devices_line(devices) -> str:
+  """The backend, devices and processes, such as "cpu backend, 2 devices of 1 process"."""
+  devices = list(devices)
+  processes = len({device.process_index for device in devices})
+  return (f"{devices[0].platform} backend, {_count(len(devices), 'device')} of"
+          f" {_count(processes, 'process', 'processes')}")
+
+
 def layout_line(layout: sharding.Layout) -> str:
   """Where the runs go, such as "cpu backend, 2 devices of 1 process: 12 runs, 1 vmap group
   of 6 runs per device"."""
-  devices = layout.mesh.devices.flat
-  processes = len({device.process_index for device in devices})
   groups = layout.padded_runs // layout.mesh.size // layout.group_size
   padding = layout.padded_runs - layout.num_runs
   return (
-      f"{devices[0].platform} backend, {_count(layout.mesh.size, 'device')} of"
-      f" {_count(processes, 'process', 'processes')}: {_count(layout.num_runs, 'run')}"
+      f"{devices_line(layout.mesh.devices.flat)}: {_count(layout.num_runs, 'run')}"
       + (f" (+{padding} padding)" if padding else "")
       + f", {_count(groups, 'vmap group')} of {_count(layout.group_size, 'run')} per device"
   )

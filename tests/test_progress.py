@@ -1,5 +1,6 @@
 """Tests for experiments.progress: the lines a user reads while an experiment runs."""
 
+import jax
 from absl.testing import absltest
 
 from experiments import progress
@@ -52,6 +53,9 @@ class LogProgressTest(absltest.TestCase):
     (line,) = self.lines(_progress(engine.TRAINING, 500, num_diverged=12))
     self.assertEqual(line, "step 500/5000, 12 runs (12 diverged), 600 run-steps/s, stopping:"
                            " every run diverged")
+
+  def test_the_devices_every_experiment_states_first(self):
+    self.assertEqual(progress.devices_line(jax.devices()), "cpu backend, 1 device of 1 process")
 
   def test_padding_and_processes_are_counted(self):
     layout = sharding.layout(13, 4)
