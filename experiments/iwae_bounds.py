@@ -13,6 +13,7 @@ from pathlib import Path
 
 import ml_collections
 import numpy as np
+from absl import logging
 from matplotlib.figure import Figure
 
 from experiments import plots, workdir as workdir_lib
@@ -34,7 +35,7 @@ validate = study.validate  # The protocol's check of the config: the study's.
 def compute(config: ml_collections.ConfigDict, workdir: Path) -> study.Results:
   """The study's results; ``workdir`` is unused, nothing is checkpointed."""
   del workdir
-  return study.compute(config)
+  return study.compute(config, on_progress=logging.info)
 
 
 def failure(config: ml_collections.ConfigDict, results) -> None:

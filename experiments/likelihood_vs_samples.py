@@ -12,6 +12,7 @@ from pathlib import Path
 
 import ml_collections
 import numpy as np
+from absl import logging
 from matplotlib.figure import Figure
 
 from experiments import plots, workdir as workdir_lib
@@ -35,7 +36,7 @@ _TABLE_FIELDS = (
 def compute(config: ml_collections.ConfigDict, workdir: Path) -> Results:
   """The study's results; ``workdir`` is unused, nothing is checkpointed."""
   del workdir
-  return study.compute(config)
+  return study.compute(config, on_progress=logging.info)
 
 
 def failure(config: ml_collections.ConfigDict, results) -> None:

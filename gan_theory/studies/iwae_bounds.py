@@ -15,6 +15,7 @@ Every random draw comes from ``config.seed``, one stream per purpose.
 
 import functools
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -29,6 +30,7 @@ from gan_theory.metrics import (
     signal_to_noise,
     signal_to_noise_floor,
 )
+from gan_theory.studies import no_progress
 from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
 
 __all__ = [
@@ -566,11 +568,14 @@ def _stream(seed: int, purpose: int, index: int) -> jax.Array:
   return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), purpose), index)
 
 
-def compute(config: ml_collections.ConfigDict) -> Results:
+def compute(
+    config: ml_collections.ConfigDict, on_progress: Callable[[str], None] = no_progress
+) -> Results:
   """Measures the bounds, their gradients and the estimators, as ``config`` says.
 
   Args:
     config: a config that :func:`validate` accepts.
+    on_progress: told as each k and each covariance's estimators are done.
 
   Returns:
     The :class:`Results`.
@@ -597,6 +602,7 @@ def compute(config: ml_collections.ConfigDict) -> Results:
                                              config.num_replicates),
         num_samples=k, batch_size=batch_size,
     )))
+    on_progress(f"the bounds and gradients at k = {k}: done")
   bounds = jnp.stack(bounds)
   fit_from = fit_start(ks)
 
@@ -611,6 +617,7 @@ def compute(config: ml_collections.ConfigDict) -> Results:
         )
         for dim in dims.tolist()
     ]
+    on_progress(f"the estimators with {covariance} covariance: done")
     for estimator, name in of_dims[0]:
       moments[covariance, estimator, name] = jax.tree.map(
           lambda *values: np.stack(values), *(of_dim[estimator, name] for of_dim in of_dims)

@@ -15,6 +15,7 @@ sample size.
 """
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
 import jax
@@ -24,6 +25,7 @@ import numpy as np
 
 from gan_theory import distributions, sharding, two_sample
 from gan_theory.metrics import binomial_interval, mean_and_stderr
+from gan_theory.studies import no_progress
 from gan_theory.validation import (
     ConfigError,
     check_fraction,
@@ -456,20 +458,28 @@ def _stack(trees: list[Tree]) -> Tree:
   return jax.tree.map(lambda *leaves: np.stack(leaves), *trees)
 
 
-def compute(config: ml_collections.ConfigDict) -> Results:
+def compute(
+    config: ml_collections.ConfigDict, on_progress: Callable[[str], None] = no_progress
+) -> Results:
   """The study in every dimension and the calibration at every sample size.
 
   Args:
     config: the experiment's config (:func:`validate`).
+    on_progress: told as each dimension and each sample size is done.
 
   Returns:
     The :class:`Results`.
   """
   dims = tuple(config.dims)
-  study = _stack([study_replicates(config, dim) for dim in dims])
-  calibration = _stack([
-      calibration_replicates(config, size) for size in config.calibration.sample_sizes
-  ])
+  by_dim = []
+  for dim in dims:
+    by_dim.append(study_replicates(config, dim))
+    on_progress(f"the models in d = {dim}: done")
+  by_size = []
+  for size in config.calibration.sample_sizes:
+    by_size.append(calibration_replicates(config, size))
+    on_progress(f"the tests' calibration at {size} points a side: done")
+  study, calibration = _stack(by_dim), _stack(by_size)
   return Results(
       study=study,
       summary=summarize_study(dims, study, config.signal_weight),

@@ -22,6 +22,7 @@ import numpy as np
 from gan_theory import divergences, engine, networks, objectives, theory
 from gan_theory.distributions import GaussianMixture
 from gan_theory.metrics import mean_and_stderr, power_law_exponent
+from gan_theory.studies import no_progress
 from gan_theory.validation import (
     ConfigError,
     check_choice,
@@ -60,10 +61,6 @@ __all__ = [
 ]
 
 _Fields = TypeVar("_Fields", bound=tuple)  # A named tuple of arrays.
-
-
-def _no_progress(message: str) -> None:
-  del message
 
 
 def _no_checkpointer(objective: str) -> None:
@@ -198,7 +195,7 @@ def gradient_checks_by_size(
     problem: Problem,
     sizes: np.ndarray,
     seeds: np.ndarray,
-    on_progress: Callable[[str], None] = _no_progress,
+    on_progress: Callable[[str], None] = no_progress,
 ) -> theory.GradientCheck:
   """:func:`gan_theory.theory.gradient_checks` at every sample size and seed.
 
@@ -475,7 +472,7 @@ def discriminator_distances(
     problem: Problem,
     discriminator: ml_collections.ConfigDict,
     seeds: np.ndarray,
-    on_progress: Callable[[str], None] = _no_progress,
+    on_progress: Callable[[str], None] = no_progress,
     checkpointer: Callable[[str], engine.Checkpointer | None] = _no_checkpointer,
 ) -> theory.DistanceToOptimum:
   """Discriminators trained alone against the generator at ``theta0``, and their distance to D*.
@@ -568,7 +565,7 @@ class Results(NamedTuple):
 
 def compute(
     config: ml_collections.ConfigDict,
-    on_progress: Callable[[str], None] = _no_progress,
+    on_progress: Callable[[str], None] = no_progress,
     checkpointer: Callable[[str], engine.Checkpointer | None] = _no_checkpointer,
 ) -> Results:
   """Runs every check of a validated theory config.
