@@ -140,13 +140,7 @@ class KillAndResumeTest(absltest.TestCase):
       rows = [(r["objective"], r["seed"], r["step"]) for r in csv.DictReader(f)]
     self.assertLen(rows, 3 * 2 * 11)  # objectives x seeds x evaluations, each once.
     self.assertLen(set(rows), len(rows))
-
-    # The final checkpoint damaged: the one before it is used, and gives the same results.
-    damage(checkpoints / "100")
-    log = self.run_to_end(workdir)
-    self.assertIn("checkpoint at step 100", log)
-    self.assertIn("resuming from the checkpoint at step 80", log)
-    self.assertEqual((workdir / "results.csv").read_text(), expected)
+    # A damaged checkpoint is passed over for the one before: SweepCheckpointsTest.
 
 
 if __name__ == "__main__":
