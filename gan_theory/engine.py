@@ -268,11 +268,6 @@ def _check_fits(parts: dict[str, int], device: jax.Device | None = None) -> None
   )
 
 
-def _column(history, column: int):
-  """One evaluation of every run, out of ``history``."""
-  return jax.tree.map(lambda x: x[:, column], history)
-
-
 def _save(checkpointer: Checkpointer, snapshot: Snapshot) -> None:
   # Every process gathers the snapshot (a collective); process 0 alone keeps it.
   if jax.process_index() == 0:
@@ -402,7 +397,8 @@ def run(
     else:
       steps_done, state, history = restored
       state = _data_as_keys(sharding.to_device(where.pad(state), where.sharding), state_shapes)
-    num_diverged = _num_diverged(_column(history, steps_done // trainer.period_steps))
+    latest = steps_done // trainer.period_steps
+    num_diverged = _num_diverged(jax.tree.map(lambda x: x[:, latest], history))
     all_diverged = num_diverged == num_runs
     if steps_done < num_steps and not all_diverged:  # Else it only finishes again.
       train_period = compiled(trainer.train_period, state, donate_argnums=0)
