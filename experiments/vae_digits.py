@@ -39,6 +39,8 @@ class Results(NamedTuple):
     pictures: per k, the :class:`vae_train.Pictures` ``[seeds, ...]``.
     comparisons: per k, the :class:`two_sample.Evaluation` ``[seeds]``.
     seconds: per k, ``(training, testing)`` wall seconds.
+    steps_done: per k, the steps its runs took (fewer than ``num_steps`` when every run
+      diverged).
   """
 
   seeds: np.ndarray
@@ -47,6 +49,7 @@ class Results(NamedTuple):
   pictures: dict[int, vae_train.Pictures]
   comparisons: dict[int, two_sample.Evaluation]
   seconds: dict[int, tuple[float, float]]
+  steps_done: dict[int, int]
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -63,7 +66,7 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> Results:
   def finish(state):  # One function for every k: one compiled test program for all.
     return test(state.params, state.key)
 
-  results = Results(seeds, {}, {}, {}, {}, {})
+  results = Results(seeds, {}, {}, {}, {}, {}, {})
   for k in config.num_importance_samples:
     directory = workdir / checkpoints.DIRECTORY / f"k{k}"
     with checkpoints.SweepCheckpoints(directory) as checkpointer:
@@ -77,6 +80,7 @@ def compute(config: ml_collections.ConfigDict, workdir: Path) -> Results:
       )
     results.curves[k] = outcome.history
     results.tests[k], results.pictures[k], results.comparisons[k] = outcome.finished
+    results.steps_done[k] = outcome.steps_done
     results.seconds[k] = (outcome.compile_seconds + outcome.train_seconds, outcome.finish_seconds)
     logging.info("k = %d: %d seeds trained in %.0f s, tested in %.0f s", k, len(seeds),
                  *results.seconds[k])
@@ -100,7 +104,12 @@ def report(config: ml_collections.ConfigDict, results: Results) -> dict[str, obj
   num_shown = min(config.num_pictures, 16)
   setup = (f"latent dimension {config.latent_dim}, encoder {tuple(config.encoder.hidden_sizes)},"
            f" decoder {tuple(config.decoder.hidden_sizes)}, {config.num_seeds} seeds per k")
-  first = f"seed {config.first_seed}'s model of each k at step {config.num_steps:,}"
+  last_steps = sorted(set(results.steps_done.values()))
+  first = (f"seed {config.first_seed}'s model of each k at step {last_steps[0]:,}"
+           if len(last_steps) == 1 else f"seed {config.first_seed}'s model of each k at its last step")
+  # A k whose every run diverged stopped early: its panels say where.
+  label = {k: f"k = {k}" if done == config.num_steps else f"k = {k} (stopped at step {done:,})"
+           for k, done in results.steps_done.items()}
   return {
       "results.csv": _results_csv(results.seeds, results.tests, results.comparisons),
       "curves.csv": _curves_csv(results.seeds, steps, curves),
@@ -122,7 +131,7 @@ def report(config: ml_collections.ConfigDict, results: Results) -> dict[str, obj
       ),
       # The first seed's pictures for each k.
       "samples.png": plots.image_grid_figure(
-          {f"k = {k}": p.samples[0] for k, p in pictures.items()}, SIDE, columns=8,
+          {label[k]: p.samples[0] for k, p in pictures.items()}, SIDE, columns=8,
           stacked=False,
           title=f"VAEs and IWAEs on the binarized digits: samples p(x | z), z ~ p(z), of"
                 f" {first}\n{setup}",
@@ -130,7 +139,7 @@ def report(config: ml_collections.ConfigDict, results: Results) -> dict[str, obj
       ),
       "reconstructions.png": plots.image_grid_figure(
           {"test images": data.test[:num_shown]}
-          | {f"k = {k}: reconstructions": p.reconstructions[0, :num_shown]
+          | {f"{label[k]}: reconstructions": p.reconstructions[0, :num_shown]
              for k, p in pictures.items()},
           SIDE, columns=num_shown, stacked=True,
           title=f"VAEs and IWAEs on the binarized digits: test images decoded by {first}"
