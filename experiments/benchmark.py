@@ -148,7 +148,10 @@ def main(argv: list[str]) -> None:
 
   def states(num_runs: int) -> gan.RunState:
     keys = jax.vmap(jax.random.key)(jnp.arange(num_runs, dtype=jnp.uint32))
-    return jax.vmap(trainer.init)(keys, jnp.arange(num_runs, dtype=jnp.int32) % num_objectives)
+    objective = np.arange(num_runs, dtype=np.int32) % num_objectives
+    one = gan.run_setting(config)
+    settings = gan.RunSetting(objective, *(np.full(num_runs, rate) for rate in one[1:]))
+    return jax.vmap(trainer.init)(keys, settings)
 
   if _JSON.value:  # A subprocess: the parent has counted the FLOPs.
     for num_runs in map(int, _RUNS.value):
@@ -156,7 +159,7 @@ def main(argv: list[str]) -> None:
           _measure_sweep(trainer, states, num_runs, _PERIOD_FLOPS.value, min_seconds)
       ))
     return
-  one = trainer.init(jax.random.key(0), 0)
+  one = trainer.init(jax.random.key(0), gan.run_setting(config))
   step_flops = _flops(trainer.train_step, one)
   period_flops = _STEPS_PER_CALL.value * step_flops + _flops(trainer.evaluate, one)
   peak = _matmul_peak(_MATMUL_SIZE.value, min_seconds)

@@ -14,6 +14,7 @@ __all__ = [
     "Blend",
     "GaussianMixture",
     "grid",
+    "line",
     "make_target",
     "moment_matched_gaussian",
     "random_mixture",
@@ -134,7 +135,18 @@ def grid(num_per_side: int = 5, spacing: float = 2.0, std: float = 0.05) -> Gaus
   return GaussianMixture(modes=jax.device_put(modes.astype(np.float32)), std=std)
 
 
-TARGETS = {"ring": ring, "grid": grid}
+def line(modes: tuple[float, ...] = (-2.0, 2.0), std: float = 0.5) -> GaussianMixture:
+  """Gaussians on the real line at ``modes``: by default the theory problem's
+  ``N(-2, 0.5^2) / 2 + N(2, 0.5^2) / 2``, whose maximum-likelihood Gaussian is
+  ``N(0, 2.06^2)`` (its mean and variance)."""
+  _check_positive(std=std)
+  if not modes:
+    raise ValueError("modes must name at least one mode")
+  modes = np.asarray(modes, np.float32).reshape(-1, 1)
+  return GaussianMixture(modes=jax.device_put(modes), std=std)
+
+
+TARGETS = {"ring": ring, "grid": grid, "line": line}
 
 
 def make_target(name: str, **params) -> GaussianMixture:

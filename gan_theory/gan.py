@@ -1,15 +1,18 @@
-"""One GAN run as one pure function of a key: ``make_train(config) -> train(key, objective)``.
+"""One GAN run as one pure function of a key: ``make_train(config) -> train(key, setting)``.
 
-Everything static (sizes, step counts, the list of objectives) is closed over; the
-objective of a run is an integer leaf of its state, so runs with different objectives
-share one compiled program; every objective is read from the registry
-(:mod:`gan_theory.objectives`). The generator is an MLP or, with ``generator.kind =
-"flow"``, a RealNVP flow whose exact density allows the objectives that need one (such as
-``"mle"``, maximum likelihood of the data batch) and the divergence metrics. A run's
-randomness comes from its key alone, split into streams with ``fold_in``: the initial
-parameters, the data batch and the latents of step ``t``, and the evaluation sample depend
-on the seed only, never on the objective (common random numbers: objectives are compared
-paired).
+Everything static (sizes, step counts, the list of objectives) is closed over; what sets a
+run apart besides its seed, its objective and its learning rates (:class:`RunSetting`), are
+leaves of its state, so runs with different objectives and learning rates share one
+compiled program; every objective is read from the registry
+(:mod:`gan_theory.objectives`). The generator is an MLP or one with an exact density
+(``generator.kind``: a RealNVP ``"flow"`` or a ``"gaussian"``), which allows the
+objectives that need one (such as ``"mle"``, maximum likelihood of the data batch), the
+oracle discriminator and the divergence metrics. The discriminator is trained,
+``discriminator_steps`` updates per generator update, or is the ``"oracle"``, the optimal
+discriminator of the current generator. A run's randomness comes from its key alone, split
+into streams with ``fold_in``: the initial parameters, the data batches and latents of step
+``t``, and the evaluation sample depend on the seed only, never on the objective or the
+learning rates (common random numbers: runs are compared paired).
 """
 
 from collections.abc import Callable
@@ -19,6 +22,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from gan_theory import distributions, engine, networks, objectives, theory, two_sample
@@ -30,26 +34,48 @@ from gan_theory.validation import (
     check_int,
     check_positive,
     check_positive_ints,
+    check_positive_numbers,
 )
 
 __all__ = [
+    "DENSITY_GENERATORS",
     "DENSITY_METRICS",
+    "DISCRIMINATORS",
     "EvalMetrics",
     "GENERATORS",
+    "RunSetting",
     "RunState",
     "SampleGradients",
     "Trainer",
     "make_train",
+    "learning_rates",
     "make_trainer",
     "measured_metrics",
+    "run_setting",
     "validate",
 ]
 
 OPTIMIZERS = ("adam", "sgd")
-GENERATORS = ("mlp", "flow")
+GENERATORS = ("mlp", "flow", "gaussian")
+DENSITY_GENERATORS = ("flow", "gaussian")  # Those with an exact log_prob.
+DISCRIMINATORS = ("mlp", "oracle")
 
 # fold_in tags of the key streams of a run.
 _INIT, _TRAIN, _EVAL, _SAMPLE, _COMPARE = 0, 1, 2, 3, 4
+
+
+class RunSetting(NamedTuple):
+  """What sets a run of a sweep apart besides its seed: leaves, vmapped like the key.
+
+  Attributes:
+    objective: int32 index into ``config.objectives`` of the generator objective.
+    generator_learning_rate: the generator optimizer's step size.
+    discriminator_learning_rate: the discriminator optimizer's step size.
+  """
+
+  objective: jax.Array
+  generator_learning_rate: jax.Array
+  discriminator_learning_rate: jax.Array
 
 
 @flax.struct.dataclass
@@ -59,9 +85,9 @@ class RunState:
   Attributes:
     step: number of training steps taken.
     key: the run's root key; every draw derives from it with ``fold_in``.
-    objective: index into ``config.objectives`` of the generator objective.
+    setting: the run's :class:`RunSetting`.
     generator_params: flax params of the generator.
-    discriminator_params: flax params of the discriminator.
+    discriminator_params: flax params of the discriminator (empty for the oracle).
     generator_opt_state: optax state of the generator's optimizer.
     discriminator_opt_state: optax state of the discriminator's optimizer.
     diverged_step: the first step whose losses or updated parameters were not all
@@ -70,7 +96,7 @@ class RunState:
 
   step: jax.Array
   key: jax.Array
-  objective: jax.Array
+  setting: RunSetting
   generator_params: Any
   discriminator_params: Any
   generator_opt_state: optax.OptState
@@ -105,7 +131,8 @@ class EvalMetrics(NamedTuple):
       standard errors of those four estimates.
 
   The last eight need the generator's density: they are None (not measured) for an
-  MLP generator (see :func:`measured_metrics`).
+  MLP generator (see :func:`measured_metrics`). Against the oracle, the discriminator's
+  accuracy and loss are those of the optimal discriminator.
   """
 
   modes: jax.Array
@@ -132,7 +159,7 @@ DENSITY_METRICS = theory.DivergenceEstimates._fields
 
 def measured_metrics(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The :class:`EvalMetrics` fields that ``config``'s runs measure."""
-  if config.generator.kind == "flow":
+  if config.generator.kind in DENSITY_GENERATORS:
     return EvalMetrics._fields
   return tuple(name for name in EvalMetrics._fields if name not in DENSITY_METRICS)
 
@@ -142,9 +169,10 @@ class SampleGradients(NamedTuple):
 
   Attributes:
     discriminator_output: ``[n]`` ``D(G(z_i))`` of each generator sample.
-    grad_norm: ``[n]`` the norm of the gradient of sample ``i``'s cost in the
-      generator's parameters: how much that sample pushes the generator. For an objective
-      that needs a density, the cost of sample ``i`` adds ``-log p_G`` of data sample ``i``.
+    grad_norm: ``[n]`` the norm of sample ``i``'s part of the gradient of the batch's
+      cost in the generator's parameters, times ``n``: how much that sample pushes the
+      generator (for a mean over samples, the gradient of its own cost). For an objective
+      that reads the data's likelihood, sample ``i``'s part adds that of data point ``i``.
   """
 
   discriminator_output: jax.Array
@@ -156,10 +184,10 @@ class Trainer(NamedTuple):
   sweep asks of a trained run.
 
   Attributes:
-    init: ``(key, objective) -> RunState``, with ``objective`` an index into
-      ``config.objectives``.
+    init: ``(key, setting) -> RunState``, ``setting`` a :class:`RunSetting`.
     evaluate: ``RunState -> EvalMetrics``.
-    train_step: ``RunState -> RunState``: one discriminator and one generator update.
+    train_step: ``RunState -> RunState``: ``config.discriminator_steps`` discriminator
+      updates (none for the oracle), then one generator update.
     train_period: ``RunState -> (RunState, EvalMetrics)``: ``config.eval_every``
       steps under ``lax.scan``, then an evaluation.
     sample: ``(state, num_samples) -> [num_samples, d]`` generator samples from the
@@ -172,7 +200,7 @@ class Trainer(NamedTuple):
     period_steps: ``config.eval_every``.
   """
 
-  init: Callable[[jax.Array, jax.Array], RunState]
+  init: Callable[[jax.Array, RunSetting], RunState]
   evaluate: Callable[[RunState], EvalMetrics]
   train_step: Callable[[RunState], RunState]
   train_period: Callable[[RunState], tuple[RunState, EvalMetrics]]
@@ -196,13 +224,27 @@ def validate(config: ml_collections.ConfigDict) -> None:
   kind = check_choice(config, "generator.kind", GENERATORS)
   if kind == "flow":
     check_int(config, "generator.num_couplings")
-  else:
+  density_kinds = " or ".join(repr(k) for k in DENSITY_GENERATORS)
+  if kind not in DENSITY_GENERATORS:
     for name in names:
       if objectives.get(name).needs_density:
         raise ConfigError(
             f"config.objectives={names!r} includes {name!r}, which needs a density:"
-            " config.generator.kind='flow'"
+            f" config.generator.kind={density_kinds}"
         )
+  discriminator_kind = check_choice(config, "discriminator.kind", DISCRIMINATORS)
+  discriminator_steps = check_int(config, "discriminator_steps")
+  if discriminator_kind == "oracle":
+    if kind not in DENSITY_GENERATORS:
+      raise ConfigError(
+          f"config.discriminator.kind='oracle' needs the generator's density:"
+          f" config.generator.kind={density_kinds}, not {kind!r}"
+      )
+    if discriminator_steps != 1:
+      raise ConfigError(
+          f"config.discriminator_steps={discriminator_steps} must be 1 with"
+          " config.discriminator.kind='oracle', which is not trained"
+      )
   check_int(config, "first_seed", minimum=0)
   check_int(config, "vmap_size", minimum=0)  # 0: automatic.
   check_int(config, "eval_samples", minimum=2)
@@ -235,7 +277,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   for network in ("generator", "discriminator"):
     check_positive_ints(config, f"{network}.hidden_sizes")
     check_choice(config, f"{network}.activation", networks.ACTIVATIONS)
-    check_positive(config, f"{network}.learning_rate")
+    check_positive_numbers(config, f"{network}.learning_rate")
   check_choice(config, "optimizer.name", OPTIMIZERS)
   for field in ("b1", "b2"):
     beta = config.optimizer[field]
@@ -245,15 +287,43 @@ def validate(config: ml_collections.ConfigDict) -> None:
     dim = distributions.make_target(target, **config[target]).dim
   except (TypeError, ValueError) as error:
     raise ConfigError(f"config.{target} is not valid for target {target!r}: {error}") from None
-  if kind == "flow" and config.latent_dim != dim:
+  if kind in DENSITY_GENERATORS and config.latent_dim != dim:
     raise ConfigError(
         f"config.latent_dim={config.latent_dim} must equal the dimension of the data, {dim},"
-        " with config.generator.kind='flow' (a flow is a bijection)"
+        f" with config.generator.kind={kind!r} (a bijection of the latents)"
     )
 
 
+def learning_rates(config: ml_collections.ConfigDict, network: str) -> tuple[float, ...]:
+  """The values of ``config.<network>.learning_rate``, one number or a list, as a tuple of
+  numbers (a flag's list may hold them as words).
+
+  Raises:
+    ConfigError: if they are not distinct finite positive numbers.
+  """
+  return check_positive_numbers(config, f"{network}.learning_rate")
+
+
+def run_setting(
+    config: ml_collections.ConfigDict,
+    objective: int | str = 0,
+    generator_learning_rate: float | None = None,
+    discriminator_learning_rate: float | None = None,
+) -> RunSetting:
+  """A :class:`RunSetting` of ``config``: an objective (its name or its index in
+  ``config.objectives``) and learning rates (by default each network's first value)."""
+  if isinstance(objective, str):
+    objective = tuple(config.objectives).index(objective)
+  if generator_learning_rate is None:
+    generator_learning_rate = learning_rates(config, "generator")[0]
+  if discriminator_learning_rate is None:
+    discriminator_learning_rate = learning_rates(config, "discriminator")[0]
+  return RunSetting(np.int32(objective), np.float32(generator_learning_rate),
+                    np.float32(discriminator_learning_rate))
+
+
 def _optimizer(
-    config: ml_collections.ConfigDict, learning_rate: float
+    config: ml_collections.ConfigDict, learning_rate: float | jax.Array
 ) -> optax.GradientTransformation:
   if config.optimizer.name == "adam":
     return optax.adam(learning_rate, b1=config.optimizer.b1, b2=config.optimizer.b2)
@@ -279,18 +349,30 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     generator = networks.RealNVP(
         target.dim, config.generator.num_couplings, hidden_sizes, activation
     )
+  elif config.generator.kind == "gaussian":
+    generator = networks.GaussianGenerator(target.dim)
   else:
     generator = networks.Generator(hidden_sizes, target.dim, activation)
+  oracle = config.discriminator.kind == "oracle"
   discriminator = networks.Discriminator(
       tuple(config.discriminator.hidden_sizes), config.discriminator.activation
   )
-  generator_optimizer = _optimizer(config, config.generator.learning_rate)
-  discriminator_optimizer = _optimizer(config, config.discriminator.learning_rate)
   objective_names = tuple(config.objectives)
   batch_size, latent_dim = config.batch_size, config.latent_dim
 
   records = [objectives.get(name) for name in objective_names]
   needs_density = [record.needs_density for record in records]
+
+  def generator_log_prob(generator_params, x):
+    return generator.apply(generator_params, x, method="log_prob")
+
+  def discriminate(discriminator_params, generator_params, x):
+    """The discriminator's logits on ``x``; the oracle's are ``log p_data - log p_G``,
+    with the generator's parameters held fixed, as D* is in the theory."""
+    if oracle:
+      return target.log_prob(x) - generator_log_prob(
+          jax.lax.stop_gradient(generator_params), x)
+    return discriminator.apply(discriminator_params, x)
 
   def data_nll(objective, generator_params, real):
     """``-E_data log p_G``; 0 when no objective needs it, so it costs nothing then."""
@@ -304,7 +386,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         ),
         generator_params,
     )
-    return -jnp.mean(generator.apply(params, real, method=networks.RealNVP.log_prob))
+    return -jnp.mean(generator_log_prob(params, real))
 
   # The distinct discriminator losses of the objectives, and which one each uses; a sweep
   # of the minimax game's costs has a single one and needs no switch.
@@ -313,12 +395,19 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
       [discriminator_losses.index(record.discriminator_loss) for record in records]
   )
 
+  def batch_cost(objective, generator_params, discriminator_params, fake, real, nll):
+    """The objective's cost of a batch of generator samples (with their logits as
+    auxiliary output)."""
+    fake_logits = discriminate(discriminator_params, generator_params, fake)
+    batch = objectives.GeneratorBatch(fake_logits, fake, real, nll)
+    return objectives.generator_cost_by_index(objective_names, objective, batch), fake_logits
+
   def generator_cost(objective, generator_params, discriminator_params, latents, real):
     """The run's generator cost, with the samples and their logits as auxiliary output."""
     fake = generator.apply(generator_params, latents)
-    fake_logits = discriminator.apply(discriminator_params, fake)
     nll = data_nll(objective, generator_params, real)
-    cost = objectives.generator_cost_by_index(objective_names, objective, fake_logits, nll)
+    cost, fake_logits = batch_cost(
+        objective, generator_params, discriminator_params, fake, real, nll)
     return cost, (fake, fake_logits)
 
   def generate(generator_params, key, num_samples):
@@ -331,18 +420,30 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     sample_key = jax.random.fold_in(state.key, _SAMPLE)
     latents = jax.random.normal(sample_key, (num_samples, latent_dim))  # Those of `sample`.
     real = target.sample(jax.random.fold_in(sample_key, 0), num_samples)  # For densities.
+    objective, params = state.setting.objective, state.generator_params
+    fake = generator.apply(params, latents)
+    nll = data_nll(objective, params, real)
+    # The cost's gradient in each sample and in the data's negative log-likelihood; sample
+    # i's part of the gradient in the parameters follows by the chain rule through G(z_i)
+    # (and through -log p_G(x_i) / n).
+    (fake_grads, nll_grad), logits = jax.grad(
+        lambda f, l: batch_cost(objective, params, state.discriminator_params, f, real, l),
+        argnums=(0, 1), has_aux=True,
+    )(fake, nll)
 
-    def one_sample(latent_and_real):
-      latent, real_point = latent_and_real
-      grads, (_, logit) = jax.grad(generator_cost, argnums=1, has_aux=True)(
-          state.objective, state.generator_params, state.discriminator_params, latent[None],
-          real_point[None],
-      )
-      return jax.nn.sigmoid(logit[0]), optax.tree.norm(grads)
+    def one_sample(inputs):
+      latent, real_point, fake_grad = inputs
+
+      def part(p):
+        pushed = jnp.vdot(fake_grad, generator.apply(p, latent[None])[0])
+        return num_samples * pushed + nll_grad * data_nll(objective, p, real_point[None])
+
+      return optax.tree.norm(jax.grad(part)(params))
 
     # In chunks: a gradient per sample at once would take num_samples x params of memory.
-    outputs, norms = jax.lax.map(one_sample, (latents, real), batch_size=min(num_samples, 100))
-    return SampleGradients(discriminator_output=outputs, grad_norm=norms)
+    norms = jax.lax.map(one_sample, (latents, real, fake_grads),
+                        batch_size=min(num_samples, 100))
+    return SampleGradients(discriminator_output=jax.nn.sigmoid(logits), grad_norm=norms)
 
   compare_samples = two_sample.make_evaluate(config.two_sample)
 
@@ -355,28 +456,34 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     diverged = state.diverged_step >= 0
     return jax.tree.map(lambda m: jnp.where(diverged, jnp.nan, m), evaluation)
 
-  def init(key, objective):
+  def init(key, setting):
     generator_key, discriminator_key = jax.random.split(jax.random.fold_in(key, _INIT))
     generator_params = generator.init(generator_key, jnp.zeros((1, latent_dim)))
-    discriminator_params = discriminator.init(discriminator_key, jnp.zeros((1, target.dim)))
+    discriminator_params = {} if oracle else discriminator.init(
+        discriminator_key, jnp.zeros((1, target.dim)))
+    setting = RunSetting(
+        objective=jnp.asarray(setting.objective, jnp.int32),
+        generator_learning_rate=jnp.asarray(setting.generator_learning_rate, jnp.float32),
+        discriminator_learning_rate=jnp.asarray(
+            setting.discriminator_learning_rate, jnp.float32),
+    )
+    # An optimizer's state does not depend on its step size, which each step reads from
+    # the run's setting.
     return RunState(
         step=jnp.zeros((), jnp.int32),
         key=key,
-        objective=jnp.asarray(objective, jnp.int32),
+        setting=setting,
         generator_params=generator_params,
         discriminator_params=discriminator_params,
-        generator_opt_state=generator_optimizer.init(generator_params),
-        discriminator_opt_state=discriminator_optimizer.init(discriminator_params),
+        generator_opt_state=_optimizer(config, 1.0).init(generator_params),
+        discriminator_opt_state=_optimizer(config, 1.0).init(discriminator_params),
         diverged_step=jnp.full((), -1, jnp.int32),
     )
 
-  def train_step(state):
-    step_key = jax.random.fold_in(jax.random.fold_in(state.key, _TRAIN), state.step)
-    data_key, discriminator_latent_key, generator_latent_key = jax.random.split(step_key, 3)
-
-    # Discriminator: one step of descent on the loss paired with the run's objective.
+  def discriminator_update(state, data_key, latent_key):
+    """One step of descent on the loss paired with the run's objective, on fresh batches."""
     real = target.sample(data_key, batch_size)
-    fake = generate(state.generator_params, discriminator_latent_key, batch_size)
+    fake = generate(state.generator_params, latent_key, batch_size)
 
     def discriminator_cost(params):
       real_logits = discriminator.apply(params, real)
@@ -384,32 +491,60 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
       if len(discriminator_losses) == 1:
         return discriminator_losses[0](real_logits, fake_logits)
       return jax.lax.switch(
-          discriminator_loss_index[state.objective], discriminator_losses, real_logits, fake_logits
+          discriminator_loss_index[state.setting.objective], discriminator_losses,
+          real_logits, fake_logits,
       )
 
-    discriminator_loss, grads = jax.value_and_grad(discriminator_cost)(state.discriminator_params)
-    updates, discriminator_opt_state = discriminator_optimizer.update(
+    loss, grads = jax.value_and_grad(discriminator_cost)(state.discriminator_params)
+    optimizer = _optimizer(config, state.setting.discriminator_learning_rate)
+    updates, opt_state = optimizer.update(
         grads, state.discriminator_opt_state, state.discriminator_params
     )
-    discriminator_params = optax.apply_updates(state.discriminator_params, updates)
+    return state.replace(
+        discriminator_params=optax.apply_updates(state.discriminator_params, updates),
+        discriminator_opt_state=opt_state,
+    ), loss
+
+  def train_step(state):
+    step_key = jax.random.fold_in(jax.random.fold_in(state.key, _TRAIN), state.step)
+    data_key, discriminator_latent_key, generator_latent_key = jax.random.split(step_key, 3)
+
+    # The discriminator's updates; update j > 0 draws its batches from keys folded with j,
+    # so one update per step draws what it always has.
+    discriminator_losses_of_step = jnp.zeros(())
+    if not oracle and config.discriminator_steps == 1:
+      state, discriminator_losses_of_step = discriminator_update(
+          state, data_key, discriminator_latent_key)
+    elif not oracle:
+      keys = jnp.stack([
+          jnp.stack([data_key, discriminator_latent_key]),
+          *(jnp.stack([jax.random.fold_in(data_key, j),
+                       jax.random.fold_in(discriminator_latent_key, j)])
+            for j in range(1, config.discriminator_steps)),
+      ])
+      state, discriminator_losses_of_step = jax.lax.scan(
+          lambda s, k: discriminator_update(s, k[0], k[1]), state, keys)
 
     # Generator: one step on its objective, against the updated discriminator (a density's
-    # cost on the discriminator's data batch).
+    # cost on the first discriminator update's data batch).
+    real = target.sample(data_key, batch_size)
     latents = jax.random.normal(generator_latent_key, (batch_size, latent_dim))
     (generator_loss, _), grads = jax.value_and_grad(generator_cost, argnums=1, has_aux=True)(
-        state.objective, state.generator_params, discriminator_params, latents, real
+        state.setting.objective, state.generator_params, state.discriminator_params, latents,
+        real,
     )
-    updates, generator_opt_state = generator_optimizer.update(
+    optimizer = _optimizer(config, state.setting.generator_learning_rate)
+    updates, generator_opt_state = optimizer.update(
         grads, state.generator_opt_state, state.generator_params
     )
     generator_params = optax.apply_updates(state.generator_params, updates)
 
     finite = jnp.all(
         jnp.stack([
-            jnp.isfinite(discriminator_loss),
+            jnp.all(jnp.isfinite(discriminator_losses_of_step)),
             jnp.isfinite(generator_loss),
             *(jnp.all(jnp.isfinite(leaf))
-              for leaf in jax.tree.leaves((generator_params, discriminator_params))),
+              for leaf in jax.tree.leaves((generator_params, state.discriminator_params))),
         ])
     )
     first_divergence = (state.diverged_step < 0) & ~finite
@@ -417,9 +552,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         step=state.step + 1,
         diverged_step=jnp.where(first_divergence, state.step + 1, state.diverged_step),
         generator_params=generator_params,
-        discriminator_params=discriminator_params,
         generator_opt_state=generator_opt_state,
-        discriminator_opt_state=discriminator_opt_state,
     )
 
   def evaluate(state):
@@ -427,20 +560,19 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     latent_key, data_key = jax.random.split(jax.random.fold_in(state.key, _EVAL))
     latents = jax.random.normal(latent_key, (config.eval_samples, latent_dim))
     real = target.sample(data_key, config.eval_samples)
-    real_logits = discriminator.apply(state.discriminator_params, real)
+    real_logits = discriminate(state.discriminator_params, state.generator_params, real)
     (generator_loss, (fake, fake_logits)), grads = jax.value_and_grad(
         generator_cost, argnums=1, has_aux=True
-    )(state.objective, state.generator_params, state.discriminator_params, latents, real)
+    )(state.setting.objective, state.generator_params, state.discriminator_params, latents,
+      real)
     modes = mode_statistics(fake, target.modes, target.std)
-    if config.generator.kind == "flow":
+    if config.generator.kind in DENSITY_GENERATORS:
       density = theory.divergence_estimates(
           real_log_p_data=target.log_prob(real),
-          real_log_p_generator=generator.apply(
-              state.generator_params, real, method=networks.RealNVP.log_prob
-          ),
+          real_log_p_generator=generator_log_prob(state.generator_params, real),
           fake_log_p_data=target.log_prob(fake),
           fake_log_p_generator=generator.apply(
-              state.generator_params, latents, method=networks.RealNVP.sample_and_log_prob
+              state.generator_params, latents, method="sample_and_log_prob"
           )[1],
       )._asdict()
     else:
@@ -481,8 +613,8 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
 
 def make_train(
     config: ml_collections.ConfigDict,
-) -> Callable[[jax.Array, jax.Array], tuple[RunState, EvalMetrics]]:
-  """Returns ``train(key, objective) -> (final_state, metrics)`` for one run.
+) -> Callable[[jax.Array, RunSetting], tuple[RunState, EvalMetrics]]:
+  """Returns ``train(key, setting) -> (final_state, metrics)`` for one run.
 
   ``metrics`` leaves have a leading axis of ``num_steps // eval_every + 1``
   evaluations, at steps ``0, eval_every, ..., num_steps``. ``train`` is pure and

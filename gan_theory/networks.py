@@ -1,9 +1,10 @@
 """Flax linen modules, used through init/apply: MLPs, a RealNVP flow with an exact density,
 and a Gaussian encoder.
 
-The generators map latents to samples with ``apply(params, z)``; the flow also has
-``log_prob`` and ``sample_and_log_prob``, called with ``apply(..., method=...)``. The
-encoder maps data to a :class:`gan_theory.vae.DiagonalGaussian`.
+The generators map latents to samples with ``apply(params, z)``; those with a density (the
+flow and the Gaussian) also have ``log_prob`` and ``sample_and_log_prob``, called with
+``apply(..., method=...)``. The encoder maps data to a
+:class:`gan_theory.vae.DiagonalGaussian`.
 """
 
 from collections.abc import Callable, Sequence
@@ -12,13 +13,14 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_theory.vae import DiagonalGaussian, standard_normal_log_prob
+from gan_theory.vae import DiagonalGaussian, gaussian_log_prob, standard_normal_log_prob
 
 __all__ = [
     "ACTIVATIONS",
     "AffineCoupling",
     "Discriminator",
     "GaussianEncoder",
+    "GaussianGenerator",
     "Generator",
     "MLP",
     "RealNVP",
@@ -64,6 +66,33 @@ class Generator(nn.Module):
   @nn.compact
   def __call__(self, z: jax.Array) -> jax.Array:
     return MLP(self.hidden_sizes, self.data_dim, self.activation)(z)
+
+
+class GaussianGenerator(nn.Module):
+  """``x = mean + exp(log_std) * z``, ``z ~ N(0, I)``: a diagonal Gaussian with an exact
+  density, two parameters per coordinate (``mean`` and ``log_std``, starting at 0 and 0).
+
+  The smallest generator with a density: in one dimension its maximum-likelihood fit and
+  every divergence have closed forms or 1-D quadratures.
+  """
+
+  dim: int
+
+  def setup(self):
+    self.mean = self.param("mean", nn.initializers.zeros, (self.dim,))
+    self.log_std = self.param("log_std", nn.initializers.zeros, (self.dim,))
+
+  def __call__(self, z: jax.Array) -> jax.Array:
+    """Samples ``[..., dim]`` from latents ``[..., dim]``."""
+    return self.mean + jnp.exp(self.log_std) * z
+
+  def sample_and_log_prob(self, z: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Samples and their log-density."""
+    return self(z), standard_normal_log_prob(z) - jnp.sum(self.log_std)
+
+  def log_prob(self, x: jax.Array) -> jax.Array:
+    """The exact log-density ``[...]`` of samples ``x`` ``[..., dim]``."""
+    return gaussian_log_prob(DiagonalGaussian(self.mean, self.log_std), x)
 
 
 class Discriminator(nn.Module):

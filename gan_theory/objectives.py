@@ -5,8 +5,10 @@ everything the library knows of one generator objective:
 
 * its cost per generator sample as a function of the logit, ``c(a)``, written in logit
   space, so no ``log(sigmoid(.))`` is ever formed (``log D = -softplus(-a)``,
-  ``log(1 - D) = -softplus(a)``), and whether its cost adds the data's negative
-  log-likelihood under the generator (``needs_density``: the generator must be a flow);
+  ``log(1 - D) = -softplus(a)``); or a cost of the whole batch (:class:`GeneratorBatch`:
+  the logits, the samples, the data batch and its negative log-likelihood under the
+  generator), for costs that are not a mean over samples; and whether it reads that
+  likelihood (``needs_density``: the generator must have a density);
 * the :class:`DiscriminatorLoss` it trains against, per-sample terms on data and generator
   logits, with the loss's minimum over discriminators;
 * the divergence whose gradient the cost follows with the optimal discriminator
@@ -21,8 +23,16 @@ different objectives share one compiled program. The built-in records:
   ``minimax`` ``log(1 - D)``, ``non_saturating`` ``-log D``, and the assignment's
   maximum-likelihood cost (eq. 3.7) ``maximum_likelihood`` ``-exp(a) = -D / (1 - D)``,
   which at the optimal discriminator equals ``-p_data / p_G``;
-* ``mle``: maximum likelihood itself, ``-E_data log p_G``, for a generator with a density
-  (its discriminator trains alongside, for its metrics only);
+* two more costs that follow ``KL(p_data || p_G)`` at the optimal discriminator:
+  ``maximum_likelihood_self_normalized``, the maximum-likelihood cost with its weights
+  ``exp(a)`` normalized over the batch (consistent, biased, far lower variance), and the
+  continuous boundary-seeking cost ``boundary_seeking`` ``a^2 / 2`` (Hjelm et al. 2018),
+  which pushes every sample towards ``D = 1/2``;
+* ``mle``: maximum likelihood itself, ``-E_data log p_G``, for a generator with a density,
+  and ``mmd``: the unbiased MMD^2 between the generator's batch and the data batch with a
+  mixture of Gaussian kernels (Li et al. 2015, Dziugaite et al. 2015), a fixed two-sample
+  statistic in place of the learned one (the discriminators of both train alongside, for
+  their metrics only);
 * the f-GAN games (Nowozin et al. 2016), ``f_<divergence>`` for each of
   :data:`F_DIVERGENCES`: the discriminator maximizes the variational lower bound
   ``F(a) = E_data[T(a)] - E_G[f*(T(a))] <= D_f(p_data || p_G)`` and the generator
@@ -45,7 +55,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from gan_theory import divergences
+from gan_theory import divergences, two_sample
 from gan_theory.divergences import Quadrature
 
 __all__ = [
@@ -54,17 +64,22 @@ __all__ = [
     "FGan",
     "F_DIVERGENCES",
     "F_GANS",
+    "GeneratorBatch",
     "MAX_LIKELIHOOD_LOGIT",
+    "MMD_BANDWIDTHS",
     "Objective",
+    "boundary_seeking",
     "capped_exp",
     "f_gan",
     "generator_cost_by_index",
     "get",
     "maximum_likelihood",
     "minimax",
+    "mixture_mmd2",
     "names",
     "non_saturating",
     "register",
+    "self_normalized_maximum_likelihood",
     "soft_clip",
 ]
 
@@ -90,6 +105,26 @@ def capped_exp(x: jax.Array, max_exponent: float = MAX_LIKELIHOOD_LOGIT) -> jax.
 # (quadrature, log p_data, log p_G) -> a number: how a record states its exact sides.
 QuadratureFunctional = Callable[[Quadrature, jax.Array, jax.Array], jax.Array]
 SampleCost = Callable[[jax.Array], jax.Array]
+
+
+class GeneratorBatch(NamedTuple):
+  """What a generator cost may read of one training step.
+
+  Attributes:
+    fake_logits: ``[n]`` the discriminator's logits on the generator's samples.
+    fake: ``[n, d]`` the generator's samples, differentiable in its parameters.
+    real: ``[m, d]`` the data batch.
+    data_nll: ``-E_data log p_G`` of the data batch; 0 unless an objective of the sweep
+      ``needs_density``.
+  """
+
+  fake_logits: jax.Array
+  fake: jax.Array
+  real: jax.Array
+  data_nll: jax.Array | float = 0.0
+
+
+BatchCost = Callable[[GeneratorBatch], jax.Array]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,37 +157,38 @@ class Objective:
     name: what configs, flags and tables call it.
     discriminator_loss: the loss of the discriminator that the generator trains against.
     sample_cost: ``c(a)``, the cost of one generator sample as a function of the
-      discriminator's logit on it; the generator minimizes its mean. It must be finite,
-      with a finite gradient, for every finite logit: under ``vmap`` every objective of a
-      sweep is evaluated for every run and selected, so an overflow in one would leak a
-      NaN into the others. None for a cost that does not read the discriminator.
-    needs_density: the cost adds the data batch's negative log-likelihood under the
-      generator, ``-E_data log p_G``: only a generator with an exact density (a flow)
-      can train it.
+      discriminator's logit on it; the generator minimizes its mean. None for a cost
+      that is not a mean over samples of the logit.
+    batch_cost: ``GeneratorBatch -> `` a scalar the cost adds: for costs of the whole
+      batch (a self-normalized weight, a two-sample statistic, the data's likelihood).
+    needs_density: the cost reads ``GeneratorBatch.data_nll``: only a generator with an
+      exact density can train it.
     divergence: ``(quadrature, log p_data, log p_G) ->`` the divergence whose gradient in
       the generator's parameters the cost has with the optimal discriminator held fixed
-      (or exactly, for the likelihood); None where there is none.
+      (exactly, or as the batch grows for a self-normalized cost); None where there is
+      none.
+
+  Both costs must be finite, with a finite gradient, for every finite input: under
+  ``vmap`` every objective of a sweep is evaluated for every run and selected, so an
+  overflow in one would leak a NaN into the others.
   """
 
   name: str
   discriminator_loss: DiscriminatorLoss
   sample_cost: SampleCost | None = None
+  batch_cost: BatchCost | None = None
   needs_density: bool = False
   divergence: QuadratureFunctional | None = None
 
-  def generator_cost(
-      self, fake_logits: jax.Array, data_nll: jax.Array | float = 0.0
-  ) -> jax.Array:
-    """The scalar cost the generator minimizes.
-
-    Args:
-      fake_logits: the discriminator's logits on generator samples.
-      data_nll: ``-E_data log p_G`` of the data batch; read only if ``needs_density``.
-    """
+  def generator_cost(self, batch: GeneratorBatch) -> jax.Array:
+    """The scalar cost the generator minimizes on ``batch``: the mean sample cost plus
+    the batch cost."""
     cost = jnp.zeros(())
     if self.sample_cost is not None:
-      cost = jnp.mean(self.sample_cost(fake_logits))
-    return cost + data_nll if self.needs_density else cost
+      cost = cost + jnp.mean(self.sample_cost(batch.fake_logits))
+    if self.batch_cost is not None:
+      cost = cost + self.batch_cost(batch)
+    return cost
 
 
 def minimax(fake_logits: jax.Array) -> jax.Array:
@@ -183,6 +219,57 @@ def maximum_likelihood(
   stay finite and continuous, and a sample's weight never exceeds ``exp(m)``.
   """
   return -capped_exp(fake_logits, max_logit)
+
+
+def self_normalized_maximum_likelihood(fake_logits: jax.Array) -> jax.Array:
+  """The maximum-likelihood cost with self-normalized weights, on a batch of logits.
+
+  ``-sum_i stop_gradient(w_i / sum_j w_j) a_i`` with ``w = exp(a)``: the gradient
+  ``-sum_i w_i grad a_i / sum_j w_j`` is that of the maximum-likelihood cost,
+  ``-(1/n) sum_i w_i grad a_i``, with the batch's ``(1/n) sum_j w_j`` in place of its
+  expectation, which is 1 at the optimal discriminator. Consistent and biased (the bias
+  is O(1/n)), with far lower variance when a few weights dominate; the weights are a
+  softmax of the logits, so none overflows.
+  """
+  weights = jax.lax.stop_gradient(jax.nn.softmax(fake_logits))
+  return -jnp.sum(weights * fake_logits)
+
+
+def boundary_seeking(fake_logits: jax.Array) -> jax.Array:
+  """The continuous boundary-seeking cost of one sample, ``a^2 / 2`` (Hjelm et al. 2018).
+
+  ``(log D - log(1 - D))^2 / 2``: its gradient ``a`` pushes every sample towards the
+  decision boundary ``D = 1/2``, where ``p_data = p_G`` at the optimal discriminator.
+  """
+  return 0.5 * jnp.square(fake_logits)
+
+
+def _boundary_seeking_divergence(
+    quadrature: Quadrature, log_p_data: jax.Array, log_p_g: jax.Array
+) -> jax.Array:
+  """``int p_G g(p_data / p_G)`` with ``g(u) = (log u)^2 / 2 + log u + 1 - u``, the
+  functional whose gradient ``E_G[a*^2 / 2]`` follows with ``a*`` fixed:
+  ``g(u) - u g'(u) = (log u)^2 / 2``, and ``g(1) = 0``. It equals
+  ``E_G[(log p_data - log p_G)^2] / 2 - KL(p_G || p_data)``, and is zero, and stationary,
+  at ``p_G = p_data``. (``g`` is not convex, so it is not an f-divergence.)"""
+  log_ratio = log_p_data - log_p_g
+  return (0.5 * divergences.expectation(quadrature, log_p_g, jnp.square(log_ratio))
+          - divergences.reverse_kl_divergence(quadrature, log_p_data, log_p_g))
+
+
+# The bandwidths of the `mmd` objective's kernel mixture, from a tenth of the targets'
+# narrowest mode width to about their spread, so that some kernel sees every scale of
+# the ring, the grid and the 1-D problem.
+MMD_BANDWIDTHS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def mixture_mmd2(
+    x: jax.Array, y: jax.Array, bandwidths: tuple[float, ...] = MMD_BANDWIDTHS
+) -> jax.Array:
+  """The unbiased MMD^2 of ``[n, d]``, ``[m, d]`` samples with the kernel
+  ``sum_s exp(-|x - y|^2 / (2 s^2))`` over ``bandwidths``: the sum of each kernel's
+  (:func:`gan_theory.two_sample.mmd2_unbiased`), as MMD^2 is linear in the kernel."""
+  return sum(two_sample.mmd2_unbiased(x, y, bandwidth) for bandwidth in bandwidths)
 
 
 # -E_data log D - E_G log(1 - D), through optax; its minimum is log 4 - 2 JSD.
@@ -307,7 +394,7 @@ def register(objective: Objective) -> Objective:
 
   Args:
     objective: the record; its name must be new, and it must have a ``sample_cost``, a
-      density cost (``needs_density``) or both.
+      ``batch_cost`` or both.
 
   Returns:
     ``objective``, so that registering can be a module-level assignment.
@@ -323,8 +410,8 @@ def register(objective: Objective) -> Objective:
     raise ValueError(f"objective {name!r} is registered already")
   if not isinstance(objective.discriminator_loss, DiscriminatorLoss):
     raise ValueError(f"objective {name!r}: discriminator_loss must be a DiscriminatorLoss")
-  if objective.sample_cost is None and not objective.needs_density:
-    raise ValueError(f"objective {name!r} has no cost: give a sample_cost or needs_density=True")
+  if objective.sample_cost is None and objective.batch_cost is None:
+    raise ValueError(f"objective {name!r} has no cost: give a sample_cost, a batch_cost or both")
   _REGISTRY[name] = objective
   return objective
 
@@ -349,21 +436,19 @@ def get(name: str) -> Objective:
 
 
 def generator_cost_by_index(
-    objective_names: tuple[str, ...], index: jax.Array, fake_logits: jax.Array,
-    data_nll: jax.Array | float = 0.0,
+    objective_names: tuple[str, ...], index: jax.Array, batch: GeneratorBatch
 ) -> jax.Array:
   """The cost of objective ``objective_names[index]``, with ``index`` a traced integer.
 
   This lets the objective be a pytree leaf, so one compiled program can ``vmap`` over
   runs with different objectives. Under ``vmap`` a batched ``lax.switch`` evaluates
   every branch for every run and selects; each branch is finite in value and gradient
-  for every finite logit, so an unselected branch cannot leak a NaN.
+  for every finite input, so an unselected branch cannot leak a NaN.
 
   Args:
     objective_names: the objectives that ``index`` selects from (static).
     index: integer scalar in ``[0, len(objective_names))``.
-    fake_logits: discriminator logits on generator samples.
-    data_nll: ``-E_data log p_G`` of the data batch, for objectives that need it.
+    batch: what the costs read.
 
   Returns:
     The scalar cost.
@@ -372,7 +457,7 @@ def generator_cost_by_index(
     ValueError: if a name is not a registered objective.
   """
   branches = [get(name).generator_cost for name in objective_names]
-  return jax.lax.switch(index, branches, fake_logits, data_nll)
+  return jax.lax.switch(index, branches, batch)
 
 
 register(Objective(
@@ -395,8 +480,22 @@ register(Objective(
 ))
 for _name, _game in F_GANS.items():
   register(_f_gan_objective(_name, _game))
-# Maximum likelihood itself, the baseline of the costs above; its discriminator trains
-# alongside, for its metrics only.
 register(Objective(
-    "mle", CROSS_ENTROPY, needs_density=True, divergence=divergences.kl_divergence,
+    "maximum_likelihood_self_normalized", CROSS_ENTROPY,
+    batch_cost=lambda batch: self_normalized_maximum_likelihood(batch.fake_logits),
+    divergence=divergences.kl_divergence,
+))
+register(Objective(
+    "boundary_seeking", CROSS_ENTROPY, sample_cost=boundary_seeking,
+    divergence=_boundary_seeking_divergence,
+))
+# The baselines without a discriminator in the generator's gradient: maximum likelihood
+# itself, and a fixed two-sample statistic. Their discriminators train alongside, for
+# their metrics only.
+register(Objective(
+    "mle", CROSS_ENTROPY, batch_cost=lambda batch: batch.data_nll, needs_density=True,
+    divergence=divergences.kl_divergence,
+))
+register(Objective(
+    "mmd", CROSS_ENTROPY, batch_cost=lambda batch: mixture_mmd2(batch.fake, batch.real),
 ))

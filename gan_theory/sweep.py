@@ -1,4 +1,5 @@
-"""The GAN sweep: every (objective, seed) run of a config in one compiled program.
+"""The GAN sweep: every (objective, learning rates, seed) run of a config in one compiled
+program.
 
 The runs go through the engine (:func:`gan_theory.engine.run`): sharded over every device,
 vmapped in groups, advanced one evaluation period at a time with progress and snapshots.
@@ -13,17 +14,26 @@ import ml_collections
 import numpy as np
 
 from gan_theory import engine
-from gan_theory.gan import EvalMetrics, RunState, SampleGradients, make_trainer
+from gan_theory.gan import (
+    EvalMetrics,
+    RunSetting,
+    RunState,
+    SampleGradients,
+    learning_rates,
+    make_trainer,
+)
 from gan_theory.two_sample import Evaluation
 
 __all__ = ["SweepResult", "run_sweep", "sweep_runs"]
 
 
 class SweepResult(NamedTuple):
-  """The outcome of a sweep; run ``r`` is objective ``objectives[r]`` at seed ``seeds[r]``.
+  """The outcome of a sweep; run ``r`` is objective ``objectives[r]`` with the learning
+  rates of ``settings``, at seed ``seeds[r]``.
 
   Attributes:
     objectives: the objective name of each run.
+    settings: the :class:`RunSetting` of each run, numpy arrays ``[runs]``.
     seeds: ``[runs]`` the seed of each run.
     steps: ``[evals]`` the training step of each evaluation.
     metrics: :class:`EvalMetrics` of numpy arrays ``[runs, evals]``; NaN from a run's
@@ -45,6 +55,7 @@ class SweepResult(NamedTuple):
   """
 
   objectives: tuple[str, ...]
+  settings: RunSetting
   seeds: np.ndarray
   steps: np.ndarray
   metrics: EvalMetrics
@@ -60,16 +71,24 @@ class SweepResult(NamedTuple):
   resumed_from_step: int
 
 
-def sweep_runs(config: ml_collections.ConfigDict) -> tuple[np.ndarray, np.ndarray]:
-  """The runs of a sweep, objective-major: ``(objective_index [R], seed [R])``.
+def sweep_runs(config: ml_collections.ConfigDict) -> tuple[RunSetting, np.ndarray]:
+  """The runs of a sweep: ``(settings, seeds)``, numpy arrays ``[R]``.
 
-  Seeds ``first_seed .. first_seed + num_seeds - 1`` for each objective, so each seed
-  appears once per objective with the same key (common random numbers).
+  Every objective at every generator learning rate and every discriminator learning rate
+  (``config.<network>.learning_rate``, one value or a list), in that order, each at seeds
+  ``first_seed .. first_seed + num_seeds - 1``: each seed appears once per setting with
+  the same key (common random numbers).
   """
-  num_objectives = len(config.objectives)
-  seeds = config.first_seed + np.arange(config.num_seeds)
-  objective_index = np.repeat(np.arange(num_objectives, dtype=np.int32), config.num_seeds)
-  return objective_index, np.tile(seeds, num_objectives)
+  objective, generator_rate, discriminator_rate, seed = (
+      grid.ravel() for grid in np.meshgrid(
+          np.arange(len(config.objectives), dtype=np.int32),
+          np.asarray(learning_rates(config, "generator"), np.float32),
+          np.asarray(learning_rates(config, "discriminator"), np.float32),
+          config.first_seed + np.arange(config.num_seeds),
+          indexing="ij",
+      )
+  )
+  return RunSetting(objective, generator_rate, discriminator_rate), seed
 
 
 def run_sweep(
@@ -80,7 +99,7 @@ def run_sweep(
     sample_gradients: bool = False,
     two_sample_tests: bool = False,
 ) -> SweepResult:
-  """Trains every (objective, seed) run of ``config`` in one compiled program.
+  """Trains every run of ``config`` (:func:`sweep_runs`) in one compiled program.
 
   With a ``checkpointer``, the sweep starts from its latest snapshot, if it has one,
   and saves a snapshot every ``config.checkpoint_every`` steps (0: never) and at the
@@ -105,7 +124,7 @@ def run_sweep(
     ConfigError: if ``config`` is not valid; raised before anything compiles.
   """
   trainer = make_trainer(config)
-  objective_index, seeds = sweep_runs(config)
+  settings, seeds = sweep_runs(config)
 
   def finish(state: RunState):
     return (
@@ -115,12 +134,13 @@ def run_sweep(
     )
 
   outcome = engine.run(
-      trainer, seeds, objective_index, vmap_size=config.vmap_size, checkpointer=checkpointer,
+      trainer, seeds, settings, vmap_size=config.vmap_size, checkpointer=checkpointer,
       checkpoint_every=config.checkpoint_every, on_progress=on_progress, finish=finish,
   )
   samples, gradients, comparison = outcome.finished
   return SweepResult(
-      objectives=tuple(config.objectives[i] for i in objective_index),
+      objectives=tuple(config.objectives[i] for i in settings.objective),
+      settings=settings,
       seeds=seeds,
       steps=outcome.steps,
       metrics=outcome.history,

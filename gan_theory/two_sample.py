@@ -14,7 +14,7 @@ import numpy as np
 import optax
 from scipy import stats
 
-from gan_theory import networks, objectives
+from gan_theory import networks
 from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
 
 __all__ = [
@@ -292,10 +292,10 @@ def classifier_two_sample_test(
   classifier = networks.Discriminator(tuple(hidden_sizes))
   optimizer = optax.adam(learning_rate)
 
-  def loss(params):
-    return objectives.CROSS_ENTROPY(
-        classifier.apply(params, train_x), classifier.apply(params, train_y)
-    )
+  def loss(params):  # The cross-entropy of x (label 1) against y (label 0).
+    x_logits, y_logits = classifier.apply(params, train_x), classifier.apply(params, train_y)
+    return (jnp.mean(optax.sigmoid_binary_cross_entropy(x_logits, jnp.ones_like(x_logits)))
+            + jnp.mean(optax.sigmoid_binary_cross_entropy(y_logits, jnp.zeros_like(y_logits))))
 
   def step(carry, _):
     params, opt_state = carry

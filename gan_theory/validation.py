@@ -15,6 +15,7 @@ __all__ = [
     "check_int",
     "check_positive",
     "check_positive_ints",
+    "check_positive_numbers",
 ]
 
 
@@ -90,6 +91,39 @@ def check_positive(config: ml_collections.ConfigDict, field: str) -> float:
   if not math.isfinite(value):
     raise ConfigError(f"config.{field}={value!r} must be a finite positive number")
   return value
+
+
+def check_positive_numbers(config: ml_collections.ConfigDict, field: str) -> tuple[float, ...]:
+  """Returns ``config.<field>``, a finite positive number or a non-empty list of distinct
+  ones, as a tuple."""
+  values = _get(config, field)
+  if not isinstance(values, (tuple, list)):
+    return (check_positive(config, field),)
+  if not values:
+    raise ConfigError(f"config.{field}={values!r} must name at least one positive number")
+  numbers = []
+  for value in values:
+    # A flag's list parses "inf" and "nan" as words: name them as the numbers they are.
+    number = _float_or_none(value) if isinstance(value, str) else value
+    # A one-value list reads as its value, as the flag that set it was written.
+    shown = value if number is None else number
+    where = (f"config.{field}={shown!r}" if len(values) == 1
+             else f"config.{field}={values!r}: {shown!r}")
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not number > 0:
+      raise ConfigError(f"{where} must be a positive number")
+    if not math.isfinite(number):
+      raise ConfigError(f"{where} must be a finite positive number")
+    if number in numbers:
+      raise ConfigError(f"{where} is named twice; name each once")
+    numbers.append(number)
+  return tuple(numbers)
+
+
+def _float_or_none(text: str) -> float | None:
+  try:
+    return float(text)
+  except ValueError:
+    return None
 
 
 def check_fraction(config: ml_collections.ConfigDict, field: str) -> float:

@@ -20,6 +20,11 @@ from tests.tiny import tiny_config
 OBJECTIVES = ("minimax", "non_saturating", "maximum_likelihood")
 
 
+def _setting(objective, config=None):
+  """Run ``objective`` (an index or a name) at the config's learning rates."""
+  return gan.run_setting(tiny_config() if config is None else config, objective)
+
+
 @functools.cache
 def _tiny_train():
   """The tiny config's train, compiled once for the tests that share it."""
@@ -30,7 +35,7 @@ class TrainTest(chex.TestCase):
 
   def test_shapes_and_steps(self):
     config = tiny_config()
-    state, metrics = _tiny_train()(jax.random.key(0), 1)
+    state, metrics = _tiny_train()(jax.random.key(0), _setting(1))
     self.assertEqual(int(state.step), config.num_steps)
     self.assertEqual(int(state.diverged_step), -1)
     self.assertEqual(metrics._fields, gan.EvalMetrics._fields)
@@ -40,14 +45,14 @@ class TrainTest(chex.TestCase):
 
   def test_deterministic(self):
     train = _tiny_train()
-    first = train(jax.random.key(3), 2)
-    second = train(jax.random.key(3), 2)
+    first = train(jax.random.key(3), _setting(2))
+    second = train(jax.random.key(3), _setting(2))
     chex.assert_trees_all_equal(first, second)
 
   def test_seeds_differ(self):
     train = _tiny_train()
-    _, metrics_a = train(jax.random.key(0), 0)
-    _, metrics_b = train(jax.random.key(1), 0)
+    _, metrics_a = train(jax.random.key(0), _setting(0))
+    _, metrics_b = train(jax.random.key(1), _setting(0))
     self.assertFalse(np.array_equal(metrics_a.mmd2, metrics_b.mmd2))
 
   def test_common_random_numbers(self):
@@ -57,7 +62,7 @@ class TrainTest(chex.TestCase):
     config = tiny_config(num_steps=1, eval_every=1)
     trainer = gan.make_trainer(config)
     key = jax.random.key(7)
-    states = [trainer.init(key, i) for i in range(len(OBJECTIVES))]
+    states = [trainer.init(key, _setting(i)) for i in range(len(OBJECTIVES))]
     for state in states[1:]:
       chex.assert_trees_all_equal(state.generator_params, states[0].generator_params)
       chex.assert_trees_all_equal(state.discriminator_params, states[0].discriminator_params)
@@ -77,7 +82,7 @@ class TrainTest(chex.TestCase):
     config = tiny_config()
     trainer = gan.make_trainer(config)
     key = jax.random.key(5)
-    first, second = (jax.jit(trainer.evaluate)(trainer.init(key, i)) for i in (0, 2))
+    first, second = (jax.jit(trainer.evaluate)(trainer.init(key, _setting(i))) for i in (0, 2))
     for name in ("modes", "high_quality", "mode_kl", "mmd2", "discriminator_accuracy"):
       np.testing.assert_array_equal(getattr(first, name), getattr(second, name))
 
@@ -85,7 +90,7 @@ class TrainTest(chex.TestCase):
     trainer = gan.make_trainer(tiny_config())
     counted = chex.assert_max_traces(trainer.train_period, n=1)
     train_period = jax.jit(counted)
-    state = trainer.init(jax.random.key(0), jnp.int32(0))
+    state = trainer.init(jax.random.key(0), _setting(0))
     for _ in range(3):
       state, _ = train_period(state)
     self.assertEqual(int(state.step), 30)
@@ -93,17 +98,17 @@ class TrainTest(chex.TestCase):
   def test_maximum_likelihood_gradients_finite_at_high_learning_rate(self):
     # A discriminator driven hard produces huge logits; the capped ML cost keeps the
     # generator's gradients and parameters finite.
-    config = tiny_config(num_steps=100, eval_every=50, **{"discriminator.learning_rate": 0.1})
-    state, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), 2)
+    config = tiny_config(num_steps=100, eval_every=50, **{"discriminator.learning_rate": (0.1,)})
+    state, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), _setting(2, config))
     chex.assert_tree_all_finite((state.generator_params, metrics.generator_grad_norm))
 
   def test_divergence_is_marked_with_its_step(self):
     # Plain gradient descent with a step of 1e30 overflows the parameters at once.
-    config = tiny_config(**{"optimizer.name": "sgd", "generator.learning_rate": 1e30,
-                            "discriminator.learning_rate": 1e30})
+    config = tiny_config(**{"optimizer.name": "sgd", "generator.learning_rate": (1e30,),
+                            "discriminator.learning_rate": (1e30,)})
     train = jax.jit(gan.make_train(config))
     for objective in range(len(OBJECTIVES)):
-      state, metrics = train(jax.random.key(0), objective)
+      state, metrics = train(jax.random.key(0), _setting(objective, config))
       diverged_step = int(state.diverged_step)
       self.assertBetween(diverged_step, 1, config.eval_every)
       chex.assert_tree_all_finite(jax.tree.map(lambda m: m[0], metrics))  # Step 0.
@@ -112,7 +117,7 @@ class TrainTest(chex.TestCase):
 
   def test_sample(self):
     trainer = gan.make_trainer(tiny_config())
-    state = trainer.init(jax.random.key(0), 0)
+    state = trainer.init(jax.random.key(0), _setting(0))
     samples = jax.jit(trainer.sample, static_argnums=1)(state, 17)
     chex.assert_shape(samples, (17, 2))
 
@@ -129,7 +134,7 @@ class TrainTest(chex.TestCase):
     train = jax.jit(jax.vmap(gan.make_train(config), in_axes=(0, None)))
     num_seeds = 8
     keys = jax.vmap(jax.random.key)(jnp.arange(num_seeds))
-    _, metrics = train(keys, OBJECTIVES.index("non_saturating"))
+    _, metrics = train(keys, _setting("non_saturating", config))
     critical = scipy.stats.t.ppf(0.999, df=num_seeds - 1)
     for improvement in (-np.log(metrics.mmd2[:, -1] / metrics.mmd2[:, 0]),
                         metrics.modes[:, -1] - metrics.modes[:, 0]):
@@ -153,7 +158,7 @@ class TrainPeriodVariantsTest(chex.TestCase):
   def test_train_period_variants_agree(self):
     config = tiny_config(num_steps=4, eval_every=4)
     trainer = gan.make_trainer(config)
-    state = trainer.init(jax.random.key(0), jnp.int32(2))
+    state = trainer.init(jax.random.key(0), _setting(2))
     new_state, metrics = self.variant(trainer.train_period)(state)
     self.assertEqual(int(new_state.step), 4)
     chex.assert_tree_all_finite(metrics)
@@ -170,14 +175,14 @@ class FlowGeneratorTest(chex.TestCase):
                      tuple(n for n in gan.EvalMetrics._fields if n not in gan.DENSITY_METRICS))
     self.assertEqual(gan.measured_metrics(_tiny_flow_config()), gan.EvalMetrics._fields)
     trainer = gan.make_trainer(tiny_config())
-    metrics = jax.jit(trainer.evaluate)(trainer.init(jax.random.key(0), 0))
+    metrics = jax.jit(trainer.evaluate)(trainer.init(jax.random.key(0), _setting(0)))
     for name in gan.DENSITY_METRICS:
       self.assertIsNone(getattr(metrics, name), name)
 
   @pytest.mark.slow
   def test_mle_trains_the_flow_by_likelihood(self):
     config = _tiny_flow_config(num_steps=200, eval_every=200)
-    _, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), len(OBJECTIVES))
+    _, metrics = jax.jit(gan.make_train(config))(jax.random.key(0), _setting("mle", config))
     chex.assert_tree_all_finite(metrics)
     # The mle cost on the evaluation data is the held-out NLL itself.
     np.testing.assert_allclose(metrics.generator_loss, metrics.nll, rtol=1e-6)
@@ -197,7 +202,7 @@ class FlowGeneratorTest(chex.TestCase):
     config = _tiny_flow_config()
     trainer = gan.make_trainer(config)
     key = jax.random.key(3)
-    states = [trainer.init(key, i) for i in range(len(config.objectives))]
+    states = [trainer.init(key, _setting(i, config)) for i in range(len(config.objectives))]
     for state in states[1:]:
       chex.assert_trees_all_equal(state.generator_params, states[0].generator_params)
     first, last = (jax.jit(trainer.evaluate)(states[i]) for i in (0, -1))
@@ -215,7 +220,8 @@ class FGanRunsTest(chex.TestCase):
     names = ("minimax", *(f"f_{name}" for name in objectives.F_DIVERGENCES))
     config = tiny_config(objectives=names)
     train = jax.jit(jax.vmap(gan.make_train(config), in_axes=(None, 0)))
-    state, metrics = train(jax.random.key(0), jnp.arange(len(names)))
+    settings = jax.tree.map(lambda *x: np.stack(x), *(_setting(i, config) for i in range(len(names))))
+    state, metrics = train(jax.random.key(0), settings)
     np.testing.assert_array_equal(state.diverged_step, -1)
     chex.assert_tree_all_finite((state.generator_params, state.discriminator_params, metrics))
     minimax, jensen_shannon = 0, names.index("f_jensen_shannon")
@@ -239,9 +245,9 @@ class SampleGradientsTest(chex.TestCase):
     # exp(a) / (1 - D) = D / (1 - D)^2.
     config = tiny_config(num_steps=50, eval_every=50)
     trainer = gan.make_trainer(config)
-    state, _ = jax.jit(trainer.train_period)(trainer.init(jax.random.key(0), 1))
+    state, _ = jax.jit(trainer.train_period)(trainer.init(jax.random.key(0), _setting(1)))
     sample_gradients = jax.jit(trainer.sample_gradients, static_argnums=1)
-    by_objective = [sample_gradients(state.replace(objective=jnp.int32(i)), 64)
+    by_objective = [sample_gradients(state.replace(setting=state.setting._replace(objective=jnp.int32(i))), 64)
                     for i in range(len(OBJECTIVES))]
     d = np.asarray(by_objective[0].discriminator_output, np.float64)
     chex.assert_shape(d, (64,))
@@ -274,12 +280,12 @@ BAD_CONFIGS = [
     ("generator.hidden_sizes", (16, 0), "config.generator.hidden_sizes"),
     ("discriminator.hidden_sizes", (), "config.discriminator.hidden_sizes"),
     ("generator.activation", "sigmoidish", "config.generator.activation='sigmoidish'"),
-    ("discriminator.learning_rate", -1e-3, "config.discriminator.learning_rate"),
+    ("discriminator.learning_rate", (-1e-3,), "config.discriminator.learning_rate"),
     ("optimizer.name", "adagrad",
      "config.optimizer.name='adagrad' is not allowed; valid: adam, sgd"),
     ("optimizer.b2", 1.0, "config.optimizer.b2"),
     ("ring.std", -0.1, "config.ring"),
-    ("generator.kind", "vae", "config.generator.kind='vae' is not allowed; valid: mlp, flow"),
+    ("generator.kind", "vae", "config.generator.kind='vae' is not allowed; valid: mlp, flow, gaussian"),
     ("objectives", ("minimax", "mle"), "includes 'mle', which needs a density"),
 ]
 # The same for a flow generator.

@@ -30,6 +30,10 @@ REFERENCE = {
         lambda a: -_sigmoid(a) / (1.0 - _sigmoid(a)),  # -D / (1 - D) = -exp(a)
         lambda a: -np.exp(np.asarray(a, np.float64)),
     ),
+    "boundary_seeking": (  # (log D - log(1 - D))^2 / 2
+        lambda a: 0.5 * (np.log(_sigmoid(a)) - np.log(1.0 - _sigmoid(a))) ** 2,
+        lambda a: np.asarray(a, np.float64),
+    ),
 }
 
 
@@ -61,11 +65,22 @@ REFERENCE.update(
 
 
 BUILT_INS = ("minimax", "non_saturating", "maximum_likelihood",
-             *(f"f_{name}" for name in objectives.F_DIVERGENCES), "mle")
+             *(f"f_{name}" for name in objectives.F_DIVERGENCES),
+             "maximum_likelihood_self_normalized", "boundary_seeking", "mle", "mmd")
+# The built-ins whose cost is not a mean of a sample cost.
+BATCH_COSTS = ("maximum_likelihood_self_normalized", "mle", "mmd")
+# Samples and data for the costs that read them.
+FAKE = jax.random.normal(jax.random.key(0), (LOGITS.size, 2))
+REAL = jax.random.normal(jax.random.key(1), (LOGITS.size, 2)) + 1.0
+
+
+def _batch(logits, data_nll=0.0, fake=None):
+  fake = FAKE[: logits.size] if fake is None else fake
+  return objectives.GeneratorBatch(logits, fake, REAL[: logits.size], data_nll)
 
 
 def _mean_cost(name):
-  return lambda a: objectives.get(name).generator_cost(a)
+  return lambda a: objectives.get(name).generator_cost(_batch(a))
 
 
 class RegistryTest(absltest.TestCase):
@@ -73,7 +88,7 @@ class RegistryTest(absltest.TestCase):
   def test_built_ins_first_in_order(self):
     self.assertEqual(objectives.names()[: len(BUILT_INS)], BUILT_INS)
     self.assertCountEqual(objectives.F_DIVERGENCES, F_FUNCTIONS)
-    self.assertCountEqual(REFERENCE, [n for n in BUILT_INS if n != "mle"])
+    self.assertCountEqual(REFERENCE, [n for n in BUILT_INS if n not in BATCH_COSTS])
 
   def test_a_record_from_user_code_is_known_by_name(self):
     self.assertIn(least_squares.NAME, objectives.names())
@@ -103,10 +118,13 @@ class RegistryTest(absltest.TestCase):
   def test_density_cost_is_the_data_nll(self):
     mle = objectives.get("mle")
     self.assertTrue(mle.needs_density)
-    np.testing.assert_array_equal(mle.generator_cost(LOGITS, jnp.float32(1.5)), 1.5)
+    np.testing.assert_array_equal(mle.generator_cost(_batch(LOGITS, jnp.float32(1.5))), 1.5)
     # A cost of the logit alone ignores it.
-    self.assertAlmostEqual(float(objectives.get("minimax").generator_cost(jnp.zeros(3), 99.0)),
-                           -math.log(2.0), places=6)
+    self.assertAlmostEqual(
+        float(objectives.get("minimax").generator_cost(_batch(jnp.zeros(3), 99.0))),
+        -math.log(2.0), places=6)
+    self.assertEqual([n for n in objectives.names() if objectives.get(n).needs_density],
+                     ["mle"])
 
 
 class GeneratorObjectivesTest(chex.TestCase, parameterized.TestCase):
@@ -157,28 +175,75 @@ class GeneratorObjectivesTest(chex.TestCase, parameterized.TestCase):
     np.testing.assert_allclose(values[3], -np.exp(cap) * (1.0 + 80.0 - cap), rtol=1e-5)
 
 
+class BatchCostsTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_self_normalized_weights_are_the_normalized_likelihood_weights(self):
+    # Its gradient in the logits is -w / sum(w); the maximum-likelihood cost's is -w / n,
+    # w = exp(a): the same direction, rescaled by the batch's mean weight.
+    logits = LOGITS / 2
+    grad = self.variant(jax.grad(_mean_cost("maximum_likelihood_self_normalized")))(logits)
+    weights = np.exp(np.asarray(logits, np.float64))
+    np.testing.assert_allclose(grad, -weights / weights.sum(), rtol=1e-5)
+    plain = jax.grad(_mean_cost("maximum_likelihood"))(logits)
+    np.testing.assert_allclose(grad * weights.mean(), plain, rtol=1e-5)
+    # Finite, with a gradient that sums to -1, whatever the logits: the weights are a
+    # softmax, which no logit overflows.
+    for extreme in (EXTREME_LOGITS, DIVERGED_LOGITS):
+      value, grad = self.variant(
+          jax.value_and_grad(_mean_cost("maximum_likelihood_self_normalized")))(extreme)
+      chex.assert_tree_all_finite((value, grad, grad**2))
+      np.testing.assert_allclose(np.sum(grad), -1.0, rtol=1e-5)
+
+  def test_mmd_is_the_sum_of_each_bandwidths_unbiased_mmd(self):
+    cost = objectives.get("mmd").generator_cost(_batch(LOGITS))
+    # Each kernel's unbiased estimate in float64 from its definition.
+    x, y = (np.asarray(v, np.float64) for v in (FAKE, REAL))
+    expected = 0.0
+    for bandwidth in objectives.MMD_BANDWIDTHS:
+      kernel = lambda a, b: np.exp(-((a[:, None] - b[None]) ** 2).sum(-1) / (2 * bandwidth**2))
+      n, m = len(x), len(y)
+      expected += ((kernel(x, x).sum() - n) / (n * (n - 1)) + (kernel(y, y).sum() - m)
+                   / (m * (m - 1)) - 2 * kernel(x, y).mean())
+    np.testing.assert_allclose(cost, expected, rtol=1e-4, atol=1e-6)
+    # No discriminator in it: the logits do not matter.
+    self.assertEqual(float(objectives.get("mmd").generator_cost(_batch(-LOGITS))), float(cost))
+
+  def test_mmd_gradient_matches_finite_differences_in_float64(self):
+    with jax.enable_x64(True):
+      fake, real = (np.asarray(v, np.float64)[:12] for v in (FAKE, REAL))
+      cost = lambda f: objectives.mixture_mmd2(f, real)
+      jax.test_util.check_grads(cost, (fake,), order=1, modes=("rev",), eps=1e-6)
+
+  def test_mmd_pulls_the_samples_towards_the_data(self):
+    # Moving every sample along minus its gradient lowers the cost.
+    grad = jax.grad(lambda f: objectives.mixture_mmd2(f, REAL))(FAKE)
+    before = objectives.mixture_mmd2(FAKE, REAL)
+    self.assertLess(float(objectives.mixture_mmd2(FAKE - 0.1 * grad, REAL)), float(before))
+
+
 class GeneratorCostByIndexTest(chex.TestCase):
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_selects_the_named_objective(self):
     for index, name in enumerate(BUILT_INS):
       value = self.variant(objectives.generator_cost_by_index, static_argnums=0)(
-          BUILT_INS, jnp.int32(index), LOGITS, jnp.float32(2.5)
+          BUILT_INS, jnp.int32(index), _batch(LOGITS, jnp.float32(2.5))
       )
-      expected = objectives.get(name).generator_cost(LOGITS, jnp.float32(2.5))
+      expected = objectives.get(name).generator_cost(_batch(LOGITS, jnp.float32(2.5)))
       np.testing.assert_allclose(value, expected, rtol=1e-6)
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_no_nan_or_inf_reaches_another_runs_gradient(self):
     # A batched switch evaluates every branch for every run. Runs whose logits would
     # overflow exp() sit beside runs of the other objectives on the same logits.
-    names = tuple(REFERENCE)
+    names = (*REFERENCE, "maximum_likelihood_self_normalized")
     index = jnp.repeat(jnp.arange(len(names)), 2)
     extreme = jnp.concatenate([EXTREME_LOGITS, DIVERGED_LOGITS])
     logits = jnp.stack([extreme, -extreme] * len(names))
 
     def run_grad(i, a):
-      return jax.grad(objectives.generator_cost_by_index, argnums=2)(names, i, a)
+      return jax.grad(lambda a: objectives.generator_cost_by_index(names, i, _batch(a)))(a)
 
     grads = self.variant(jax.vmap(run_grad, in_axes=(0, 0)))(index, logits)
     chex.assert_tree_all_finite(grads)

@@ -53,9 +53,21 @@ class SweepRunsTest(absltest.TestCase):
 
   def test_objective_major_with_shared_seeds(self):
     config = tiny_config(num_seeds=3, first_seed=5, objectives=("minimax", "maximum_likelihood"))
-    objective_index, seeds = sweep.sweep_runs(config)
-    np.testing.assert_array_equal(objective_index, [0, 0, 0, 1, 1, 1])
+    settings, seeds = sweep.sweep_runs(config)
+    np.testing.assert_array_equal(settings.objective, [0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(settings.generator_learning_rate, [np.float32(1e-3)] * 6)
     np.testing.assert_array_equal(seeds, [5, 6, 7, 5, 6, 7])
+
+  def test_every_objective_at_every_learning_rate(self):
+    config = tiny_config(num_seeds=2, objectives=("minimax", "mle"))
+    config.generator.learning_rate = (1e-3, 1e-4)
+    config.discriminator.learning_rate = (3e-4,)
+    settings, seeds = sweep.sweep_runs(config)
+    np.testing.assert_array_equal(settings.objective, [0, 0, 0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(
+        settings.generator_learning_rate, np.float32([1e-3, 1e-3, 1e-4, 1e-4] * 2))
+    np.testing.assert_array_equal(settings.discriminator_learning_rate, [np.float32(3e-4)] * 8)
+    np.testing.assert_array_equal(seeds, [0, 1] * 4)
 
 
 @pytest.mark.slow
@@ -66,7 +78,8 @@ class DivergenceIsolationTest(chex.TestCase):
     # other run must come out bit for bit the same, and run 1 must be marked at step 1.
     trainer = gan.make_trainer(tiny_config())
     seeds = jax.numpy.arange(4, dtype=jax.numpy.uint32)
-    states = jax.vmap(trainer.init)(jax.vmap(jax.random.key)(seeds), seeds % 3)
+    settings = gan.RunSetting(seeds % 3, np.full(4, 1e-3), np.full(4, 1e-3))
+    states = jax.vmap(trainer.init)(jax.vmap(jax.random.key)(seeds), settings)
     poisoned = states.replace(
         generator_params=jax.tree.map(
             lambda p: p.at[1].set(jax.numpy.nan), states.generator_params
@@ -111,8 +124,8 @@ class RunSweepTest(chex.TestCase):
     train = jax.jit(gan.make_train(config))
     sample = jax.jit(gan.make_trainer(config).sample, static_argnums=1)
     for run in range(len(result.seeds)):
-      objective = config.objectives.index(result.objectives[run])
-      state, metrics = train(jax.random.key(int(result.seeds[run])), objective)
+      setting = jax.tree.map(lambda leaf: leaf[run], result.settings)
+      state, metrics = train(jax.random.key(int(result.seeds[run])), setting)
       chex.assert_trees_all_close(
           metrics, jax.tree.map(lambda m: m[run], result.metrics), rtol=RTOL, atol=ATOL
       )

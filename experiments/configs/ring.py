@@ -13,6 +13,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.target = "ring"
   config.ring = ml_collections.ConfigDict(dict(num_modes=8, radius=2.0, std=0.02))
   config.grid = ml_collections.ConfigDict(dict(num_per_side=5, spacing=2.0, std=0.05))
+  config.line = ml_collections.ConfigDict(dict(modes=(-2.0, 2.0), std=0.5))  # 1-D.
 
   # The sweep: every objective at seeds first_seed .. first_seed + num_seeds - 1.
   config.objectives = ("minimax", "non_saturating", "maximum_likelihood")
@@ -32,15 +33,22 @@ def get_config() -> ml_collections.ConfigDict:
   config.latent_dim = 2
 
   # kind "mlp" maps latents through an MLP; "flow" is a RealNVP flow of num_couplings
-  # affine couplings (each conditioner an MLP of hidden_sizes) with an exact density,
-  # which the "mle" objective and the divergence metrics need (latent_dim = data dim).
+  # affine couplings (each conditioner an MLP of hidden_sizes) and "gaussian" x = mean +
+  # std z, both with an exact density, which the "mle" objective, the oracle
+  # discriminator and the divergence metrics need (latent_dim = data dim).
+  # A learning rate is a list of values (--config.generator.learning_rate=1e-3,3e-4): the
+  # sweep runs every objective at each.
   config.generator = ml_collections.ConfigDict(dict(
-      kind="mlp", hidden_sizes=(128, 128), activation="relu", learning_rate=1e-3,
+      kind="mlp", hidden_sizes=(128, 128), activation="relu", learning_rate=(1e-3,),
       num_couplings=8,
   ))
+  # kind "mlp" is trained, discriminator_steps updates per generator update; "oracle" is
+  # the optimal discriminator of the current generator, a*(x) = log p_data - log p_G,
+  # exact (a generator with a density), held fixed within each generator update.
   config.discriminator = ml_collections.ConfigDict(
-      dict(hidden_sizes=(128, 128), activation="relu", learning_rate=1e-3)
+      dict(kind="mlp", hidden_sizes=(128, 128), activation="relu", learning_rate=(1e-3,))
   )
+  config.discriminator_steps = 1
   # b1 = 0.5 as in DCGAN; sgd ignores b1 and b2.
   config.optimizer = ml_collections.ConfigDict(dict(name="adam", b1=0.5, b2=0.999))
 
