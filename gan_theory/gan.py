@@ -22,7 +22,6 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import optax
 
 from gan_theory import distributions, engine, networks, objectives, theory, two_sample
@@ -311,15 +310,17 @@ def run_setting(
     discriminator_learning_rate: float | None = None,
 ) -> RunSetting:
   """A :class:`RunSetting` of ``config``: an objective (its name or its index in
-  ``config.objectives``) and learning rates (by default each network's first value)."""
+  ``config.objectives``, which may be traced) and learning rates (by default each
+  network's first value)."""
   if isinstance(objective, str):
     objective = tuple(config.objectives).index(objective)
   if generator_learning_rate is None:
     generator_learning_rate = learning_rates(config, "generator")[0]
   if discriminator_learning_rate is None:
     discriminator_learning_rate = learning_rates(config, "discriminator")[0]
-  return RunSetting(np.int32(objective), np.float32(generator_learning_rate),
-                    np.float32(discriminator_learning_rate))
+  return RunSetting(jnp.asarray(objective, jnp.int32),
+                    jnp.asarray(generator_learning_rate, jnp.float32),
+                    jnp.asarray(discriminator_learning_rate, jnp.float32))
 
 
 def _optimizer(

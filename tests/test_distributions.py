@@ -8,6 +8,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.stats
 from absl.testing import absltest, parameterized
 
 from gan_theory import distributions
@@ -76,7 +77,17 @@ class GeometryTest(parameterized.TestCase):
     expected = set(itertools.product([-1.5, 0.0, 1.5], repeat=2))
     self.assertEqual({tuple(float(c) for c in m) for m in np.asarray(target.modes)}, expected)
 
-  @parameterized.parameters("ring", "grid")
+  def test_line_is_the_theory_problems_target(self):
+    target = distributions.line()
+    self.assertEqual(target.dim, 1)
+    x = np.linspace(-4.0, 4.0, 9, dtype=np.float32)[:, None]
+    expected = np.log(0.5 * scipy.stats.norm.pdf(x[:, 0], -2, 0.5)
+                      + 0.5 * scipy.stats.norm.pdf(x[:, 0], 2, 0.5))
+    np.testing.assert_allclose(target.log_prob(x), expected, rtol=1e-5)
+    with self.assertRaisesRegex(ValueError, "modes must name at least one mode"):
+      distributions.line(modes=())
+
+  @parameterized.parameters("ring", "grid", "line")
   def test_make_target_by_name(self, name):
     built = distributions.make_target(name)
     direct = distributions.TARGETS[name]()

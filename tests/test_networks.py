@@ -7,6 +7,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.stats
 from absl.testing import absltest, parameterized
 
 from gan_theory import networks
@@ -272,6 +273,23 @@ class FlowTest(chex.TestCase, parameterized.TestCase):
     grads = jax.grad(lambda p: -jnp.mean(flow.apply(p, x, method="log_prob"))
                      + jnp.mean(flow.apply(p, z) ** 2))(params)
     chex.assert_tree_all_finite(grads)
+
+
+class GaussianGeneratorTest(chex.TestCase):
+
+  def test_samples_and_density_are_the_diagonal_gaussians(self):
+    generator = networks.GaussianGenerator(DATA_DIM)
+    z = _normal(7, (64, DATA_DIM))
+    params = generator.init(jax.random.key(0), z)
+    chex.assert_trees_all_equal(generator.apply(params, z), z)  # N(0, I) to begin with.
+    mean, log_std = np.array([0.5, -2.0], np.float32), np.array([0.3, -1.0], np.float32)
+    params = {"params": {"mean": jnp.asarray(mean), "log_std": jnp.asarray(log_std)}}
+    x, log_p = generator.apply(params, z, method="sample_and_log_prob")
+    np.testing.assert_allclose(x, mean + np.exp(log_std) * z, rtol=1e-6)
+    expected = np.sum(scipy.stats.norm.logpdf(np.asarray(x, np.float64), mean,
+                                              np.exp(log_std.astype(np.float64))), axis=-1)
+    np.testing.assert_allclose(log_p, expected, rtol=1e-5)
+    np.testing.assert_allclose(generator.apply(params, x, method="log_prob"), expected, rtol=1e-5)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,29 @@ class RunSweepTest(chex.TestCase):
     chex.assert_tree_shape_prefix(grouped.final_state, (9,))
     chex.assert_shape(grouped.samples, (9, 50, 2))
 
+  def test_a_learning_rate_list_runs_each_value_as_if_alone(self):
+    # Learning rates are leaves: a run at one value of a list equals the same run in a
+    # sweep of that value alone, to float32 rounding.
+    def config(generator_rates, discriminator_rates):
+      config = tiny_config(num_seeds=2, first_seed=10,
+                           objectives=("minimax", "maximum_likelihood"))
+      config.generator.learning_rate = generator_rates
+      config.discriminator.learning_rate = discriminator_rates
+      return config
+
+    both = sweep.run_sweep(config((1e-3, 3e-3), (1e-3, 3e-4)), num_samples=10)
+    alone = sweep.run_sweep(config((3e-3,), (3e-4,)), num_samples=10)
+    picked = ((both.settings.generator_learning_rate == np.float32(3e-3))
+              & (both.settings.discriminator_learning_rate == np.float32(3e-4)))
+    self.assertEqual(int(picked.sum()), len(alone.seeds))
+    np.testing.assert_array_equal(both.seeds[picked], alone.seeds)
+    chex.assert_trees_all_close(jax.tree.map(lambda m: m[picked], both.metrics),
+                                alone.metrics, rtol=RTOL, atol=ATOL)
+    # The other values are other runs: [objective, generator rate, discriminator rate, seed].
+    final = both.metrics.mmd2[:, -1].reshape(2, 2, 2, 2)
+    self.assertFalse(np.any(np.isclose(final[:, 0], final[:, 1], rtol=1e-4, atol=0)))
+    self.assertFalse(np.any(np.isclose(final[:, :, 0], final[:, :, 1], rtol=1e-4, atol=0)))
+
   def test_progress_is_reported_each_period(self):
     _, reports = _full_sweep_and_progress()
     self.assertEqual([(r.phase, r.steps_done) for r in reports],
