@@ -1,14 +1,16 @@
 """The GAN sweep: every generator objective over many seeds, compared paired.
 
 Writes to the workdir: config.json (first, to claim it), checkpoints/ (snapshots of
-the sweep, to resume from), then results.csv (a row per objective, seed and evaluation
-step), two_sample.csv (with config.two_sample_tests, a row per run: the final generator
-against held-out data by the MMD and classifier two-sample tests and precision/recall),
-summary.md (final metrics, mean ± standard error over seeds), samples.png,
-curves.png and gradient_share.png (which samples of the final generators the gradient
-comes from, against D(G(z))). With a flow generator, the metrics include the held-out negative
-log-likelihood and the divergences, and summary.md starts with the headline table. On
-several processes, only process 0 writes.
+the sweep, to resume from), then results.csv (a row per run and evaluation step; a run is
+an objective, its learning rates and a seed), two_sample.csv (with
+config.two_sample_tests, a row per run: the final generator against held-out data by the
+MMD and classifier two-sample tests and precision/recall), summary.md (final metrics,
+mean ± standard error over seeds, a row per objective, or per objective and learning
+rates where a list names several), samples.png, curves.png and gradient_share.png
+(which samples of the final generators the gradient comes from, against D(G(z))). With a
+generator that has a density, the metrics include the held-out negative log-likelihood
+and the divergences, and summary.md starts with the headline table. On several
+processes, only process 0 writes.
 """
 
 import csv
@@ -35,23 +37,51 @@ _HEADLINE = ("nll", "forward_kl", "reverse_kl", "jsd", "modes", "high_quality")
 _SHARE_BINS = 10
 
 
+class _Group(NamedTuple):
+  """The runs of one objective at one setting of the learning rates: a row of the tables."""
+
+  objective: str
+  runs: np.ndarray  # Indices into the sweep's runs, one per seed.
+
+
+def _groups(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> dict[str, _Group]:
+  """The sweep's groups by label, in run order: the objective, with the learning rates
+  where a list names several."""
+  several = {network: len(gan.learning_rates(config, network)) > 1
+             for network in ("generator", "discriminator")}
+  labels = []
+  for run, objective in enumerate(result.objectives):
+    rates = [f"lr_{network[0].upper()} {getattr(result.settings, f'{network}_learning_rate')[run]:.3g}"
+             for network in ("generator", "discriminator") if several[network]]
+    labels.append(f"{objective} ({', '.join(rates)})" if rates else objective)
+  labels = np.asarray(labels)
+  return {label: _Group(result.objectives[int(np.argmax(labels == label))],
+                        np.flatnonzero(labels == label))
+          for label in dict.fromkeys(labels)}
+
+
+def _per_group(groups: dict[str, _Group], values: np.ndarray) -> dict[str, np.ndarray]:
+  return {label: values[group.runs] for label, group in groups.items()}
+
+
 class _GradientShares(NamedTuple):
-  """Per objective, numpy arrays over seeds: where the final generator's gradient comes from."""
+  """Per group, numpy arrays over seeds: where the final generator's gradient comes from."""
 
   shares: dict[str, np.ndarray]  # [seeds, _SHARE_BINS]
   concentration: dict[str, np.ndarray]  # [seeds, num_samples]
 
 
-def _gradient_shares(result: sweep.SweepResult) -> _GradientShares:
-  """For the objectives that are costs of D(G(z)) alone; a density's comes from data points."""
+def _gradient_shares(result: sweep.SweepResult, groups: dict[str, _Group]) -> _GradientShares:
+  """For the objectives that read the discriminator; the others' gradients do not come
+  through D(G(z))."""
   outputs, norms = result.sample_gradients
   share = functools.partial(metrics.gradient_shares, num_bins=_SHARE_BINS)
   # Jitted: eagerly, each op of the vmapped functions would compile on its own.
   shares = jax.jit(jax.vmap(share))(outputs, norms)
   concentration = jax.jit(jax.vmap(metrics.concentration_curve))(norms)
   return _GradientShares(*(
-      {objective: values for objective, values in _per_objective(result, np.asarray(x)).items()
-       if not objectives.get(objective).needs_density}
+      {label: values for label, values in _per_group(groups, np.asarray(x)).items()
+       if objectives.get(groups[label].objective).reads_discriminator}
       for x in (shares, concentration)
   ))
 
@@ -61,32 +91,45 @@ def _summarized(names: tuple[str, ...]) -> tuple[str, ...]:
   return tuple(name for name in names if not name.endswith("_stderr"))
 
 
+# The columns that say which run a row is.
+_RUN_COLUMNS = ("objective", "generator_learning_rate", "discriminator_learning_rate", "seed")
+
+
+def _run_cells(result: sweep.SweepResult, run: int) -> list[object]:
+  # A float32's shortest text that reads back as it: 0.001, not 0.00100000005.
+  rates = (np.float32(getattr(result.settings, f"{network}_learning_rate")[run])
+           for network in ("generator", "discriminator"))
+  return [result.objectives[run], *map(str, rates), int(result.seeds[run])]
+
+
 def _results_csv(result: sweep.SweepResult, names: tuple[str, ...]) -> str:
   buffer = io.StringIO()
   writer = csv.writer(buffer, lineterminator="\n")
-  writer.writerow(["objective", "seed", "step", "diverged_step", *names])
-  for run, (objective, seed) in enumerate(zip(result.objectives, result.seeds)):
+  writer.writerow([*_RUN_COLUMNS, "step", "diverged_step", *names])
+  for run in range(len(result.seeds)):
     diverged_step = int(result.diverged_step[run])
     diverged = str(diverged_step) if diverged_step >= 0 else ""
     for evaluation, step in enumerate(result.steps):
       values = [getattr(result.metrics, name)[run, evaluation] for name in names]
       cells = ("" if np.isnan(v) else f"{v:.9g}" for v in values)  # Blank after divergence.
-      writer.writerow([objective, int(seed), int(step), diverged, *cells])
+      writer.writerow([*_run_cells(result, run), int(step), diverged, *cells])
   return buffer.getvalue()
 
 
 def _two_sample_csv(result: sweep.SweepResult) -> str:
   fields = two_sample.Evaluation._fields
   return workdir_lib.csv_text(
-      ["objective", "seed", *fields],
-      ([objective, int(seed),
+      [*_RUN_COLUMNS, *fields],
+      ([*_run_cells(result, run),
         *("" if np.isnan(v) else f"{v:.6g}" for v in (getattr(result.two_sample, f)[run]
                                                        for f in fields))]
-       for run, (objective, seed) in enumerate(zip(result.objectives, result.seeds))),
+       for run in range(len(result.seeds))),
   )
 
 
-def _two_sample_section(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> list[str]:
+def _two_sample_section(
+    config: ml_collections.ConfigDict, result: sweep.SweepResult, groups: dict[str, _Group]
+) -> list[str]:
   settings = config.two_sample
   fields = ("mmd_p_value", "classifier_accuracy", "precision", "recall", "density", "coverage")
   header = ["objective", "MMD rejects", "classifier rejects", *fields]
@@ -101,38 +144,33 @@ def _two_sample_section(config: ml_collections.ConfigDict, result: sweep.SweepRe
       " did not diverge.",
       "",
   ]
-  columns = {f: _per_objective(result, getattr(result.two_sample, f)) for f in
+  columns = {f: _per_group(groups, getattr(result.two_sample, f)) for f in
              two_sample.Evaluation._fields}
   rows = []
-  for objective in config.objectives:
-    finite = ~np.isnan(columns["mmd_p_value"][objective])
-    cells = [objective] + [
-        f"{int(np.sum(columns[f'{test}_p_value'][objective][finite] <= 0.05))}/{int(finite.sum())}"
+  for label in groups:
+    finite = ~np.isnan(columns["mmd_p_value"][label])
+    cells = [label] + [
+        f"{int(np.sum(columns[f'{test}_p_value'][label][finite] <= 0.05))}/{int(finite.sum())}"
         for test in ("mmd", "classifier")
     ]
     for field in fields:
-      mean, stderr = metrics.mean_and_stderr(columns[field][objective][finite])
+      mean, stderr = metrics.mean_and_stderr(columns[field][label][finite])
       cells.append(f"{float(mean):.3g} ± {float(stderr):.2g}")
     rows.append(cells)
   return [*lines, workdir_lib.markdown_table(header, rows)]
 
 
-def _per_objective(result: sweep.SweepResult, values: np.ndarray) -> dict[str, np.ndarray]:
-  objectives = np.asarray(result.objectives)
-  return {name: values[objectives == name] for name in dict.fromkeys(result.objectives)}
-
-
 def _table(
-    config: ml_collections.ConfigDict, result: sweep.SweepResult, names: tuple[str, ...]
+    result: sweep.SweepResult, groups: dict[str, _Group], names: tuple[str, ...]
 ) -> str:
-  """A markdown table: a row per objective, the final value of each metric over seeds."""
-  columns = {name: _per_objective(result, getattr(result.metrics, name)[:, -1]) for name in names}
-  diverged = _per_objective(result, result.diverged_step >= 0)
+  """A markdown table: a row per group, the final value of each metric over seeds."""
+  columns = {name: _per_group(groups, getattr(result.metrics, name)[:, -1]) for name in names}
+  diverged = _per_group(groups, result.diverged_step >= 0)
   rows = []
-  for objective in config.objectives:
-    cells = [objective, config.num_seeds, int(np.sum(diverged[objective]))]
+  for label, group in groups.items():
+    cells = [label, len(group.runs), int(np.sum(diverged[label]))]
     for name in names:
-      mean, stderr = metrics.mean_and_stderr(columns[name][objective])
+      mean, stderr = metrics.mean_and_stderr(columns[name][label])
       cells.append(f"{float(mean):.4g} ± {float(stderr):.2g}")
     rows.append(cells)
   return workdir_lib.markdown_table(["objective", "seeds", "diverged", *names], rows)
@@ -167,7 +205,8 @@ def _gradient_share_section(shares: _GradientShares, num_samples: int) -> list[s
 
 
 def _summary_md(
-    config: ml_collections.ConfigDict, result: sweep.SweepResult, shares: _GradientShares
+    config: ml_collections.ConfigDict, result: sweep.SweepResult, groups: dict[str, _Group],
+    shares: _GradientShares,
 ) -> str:
   names = _summarized(gan.measured_metrics(config))
   lines = [
@@ -181,7 +220,7 @@ def _summary_md(
       "high_quality is a percentage; mmd2 uses bandwidth"
       f" {config.mmd_bandwidth} on {config.mmd_samples} samples a side.",
   ]
-  if config.generator.kind == "flow":
+  if config.generator.kind in gan.DENSITY_GENERATORS:
     lines += [
         f"nll (nats), forward_kl = KL(p_data || p_G), reverse_kl = KL(p_G || p_data) and jsd"
         f" are Monte Carlo estimates on {config.eval_samples} held-out data and generator"
@@ -189,13 +228,13 @@ def _summary_md(
         "",
         "## Headline",
         "",
-        _table(config, result, _HEADLINE),
+        _table(result, groups, _HEADLINE),
         "",
         "## Every metric",
     ]
-  lines += ["", _table(config, result, names)]
+  lines += ["", _table(result, groups, names)]
   if config.two_sample_tests:
-    lines += ["", *_two_sample_section(config, result)]
+    lines += ["", *_two_sample_section(config, result, groups)]
   lines += ["", *_gradient_share_section(shares, result.samples.shape[1])]
   steps_run = result.steps_done - result.resumed_from_step
   timing = (
@@ -240,33 +279,33 @@ def report(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> dict
   target = distributions.make_target(config.target, **config[config.target])
   data = np.asarray(jax.jit(target.sample, static_argnums=1)(jax.random.key(config.first_seed),
                                                                2000))
+  groups = _groups(config, result)
   seeds = result.seeds[: config.num_seeds][:_PLOTTED_SEEDS]
   samples = {
-      objective: points[: len(seeds)]
-      for objective, points in _per_objective(result, result.samples).items()
+      label: points[: len(seeds)] for label, points in _per_group(groups, result.samples).items()
   }
   names = gan.measured_metrics(config)
   curves = {
       name: {
-          objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
-          for objective, values in _per_objective(result, getattr(result.metrics, name)).items()
+          label: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
+          for label, values in _per_group(groups, getattr(result.metrics, name)).items()
       }
       for name in _summarized(names)
   }
-  shares = _gradient_shares(result)
+  shares = _gradient_shares(result, groups)
   files = {"results.csv": _results_csv(result, names)}
   if config.two_sample_tests:
     files["two_sample.csv"] = _two_sample_csv(result)
-  files["summary.md"] = _summary_md(config, result, shares)
-  diverged_steps = _per_objective(result, result.diverged_step)
-  diverged = ", ".join(f"{objective} {int(np.sum(steps >= 0))} of {len(steps)}"
-                       for objective, steps in diverged_steps.items() if np.any(steps >= 0))
+  files["summary.md"] = _summary_md(config, result, groups, shares)
+  diverged_steps = _per_group(groups, result.diverged_step)
+  diverged = ", ".join(f"{label} {int(np.sum(steps >= 0))} of {len(steps)}"
+                       for label, steps in diverged_steps.items() if np.any(steps >= 0))
   setup = (f"{config.target} target ({len(target.modes)} modes), {config.generator.kind}"
            f" generator, {config.num_seeds} seeds per objective; runs diverged:"
            f" {diverged or 'none'}")
   files["samples.png"] = plots.samples_figure(
       samples, seeds, data, np.asarray(target.modes),
-      {objective: steps[: len(seeds)] for objective, steps in diverged_steps.items()},
+      {label: steps[: len(seeds)] for label, steps in diverged_steps.items()},
       title=f"GAN sweep: the final generators' samples at step {result.steps_done:,}, seeds"
             f" {seeds[0]}..{seeds[-1]}\n{setup}",
   )
@@ -278,9 +317,9 @@ def report(config: ml_collections.ConfigDict, result: sweep.SweepResult) -> dict
   )
   files["gradient_share.png"] = plots.gradient_share_figure(
       *(
-          {objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
-           for objective, values in per_objective.items()}
-          for per_objective in shares
+          {label: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
+           for label, values in per_group.items()}
+          for per_group in shares
       ),
       num_seeds=config.num_seeds,
       title=f"GAN sweep: where the final generators' gradient comes from, at step"

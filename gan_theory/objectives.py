@@ -163,6 +163,9 @@ class Objective:
       batch (a self-normalized weight, a two-sample statistic, the data's likelihood).
     needs_density: the cost reads ``GeneratorBatch.data_nll``: only a generator with an
       exact density can train it.
+    reads_discriminator: whether the cost reads the discriminator's logits; one that does
+      not (maximum likelihood itself, a fixed two-sample statistic) trains the generator
+      with no discriminator in its gradient.
     divergence: ``(quadrature, log p_data, log p_G) ->`` the divergence whose gradient in
       the generator's parameters the cost has with the optimal discriminator held fixed
       (exactly, or as the batch grows for a self-normalized cost); None where there is
@@ -178,6 +181,7 @@ class Objective:
   sample_cost: SampleCost | None = None
   batch_cost: BatchCost | None = None
   needs_density: bool = False
+  reads_discriminator: bool = True
   divergence: QuadratureFunctional | None = None
 
   def generator_cost(self, batch: GeneratorBatch) -> jax.Array:
@@ -494,8 +498,9 @@ register(Objective(
 # their metrics only.
 register(Objective(
     "mle", CROSS_ENTROPY, batch_cost=lambda batch: batch.data_nll, needs_density=True,
-    divergence=divergences.kl_divergence,
+    reads_discriminator=False, divergence=divergences.kl_divergence,
 ))
 register(Objective(
     "mmd", CROSS_ENTROPY, batch_cost=lambda batch: mixture_mmd2(batch.fake, batch.real),
+    reads_discriminator=False,
 ))

@@ -80,7 +80,10 @@ class GanSweepTest(absltest.TestCase):
     with open(workdir / "results.csv") as f:
       rows = list(csv.DictReader(f))
     self.assertEqual(len(rows), 2 * 2 * 3)  # objectives x seeds x evaluations
-    self.assertEqual(list(rows[0])[:5], ["objective", "seed", "step", "diverged_step", "modes"])
+    self.assertEqual(list(rows[0])[:7], ["objective", "generator_learning_rate",
+                                         "discriminator_learning_rate", "seed", "step",
+                                         "diverged_step", "modes"])
+    self.assertEqual({r["generator_learning_rate"] for r in rows}, {"0.001"})
     self.assertNotIn("nll", rows[0])  # An MLP generator has no density.
     self.assertEqual({r["diverged_step"] for r in rows}, {""})
     self.assertEqual({(r["objective"], r["seed"], r["step"]) for r in rows},
@@ -118,6 +121,20 @@ class GanSweepTest(absltest.TestCase):
       self.assertEqual({row["seed"] for row in csv.DictReader(f)}, {"7", "8"})
     # Without the two-sample tests: the other config's two_sample.csv is gone, none new.
     self.assertFalse((workdir / "two_sample.csv").exists())
+
+  def test_a_learning_rate_list_gives_a_row_per_value(self):
+    workdir = Path(self.create_tempdir().full_path) / "rates"
+    config = tiny_config(objectives=("minimax",), num_steps=10)
+    config.generator.learning_rate = (1e-3, 1e-4)
+    run(config, workdir)
+    with open(workdir / "results.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual(sorted({(r["generator_learning_rate"], r["seed"]) for r in rows}),
+                     [(rate, seed) for rate in ("0.001", "1e-04")
+                      for seed in ("0", "1")])
+    summary = (workdir / "summary.md").read_text()
+    self.assertIn("| minimax (lr_G 0.001) | 2 |", summary)
+    self.assertIn("| minimax (lr_G 0.0001) | 2 |", summary)
 
   def test_a_flow_sweep_reports_likelihoods_and_divergences(self):
     workdir = Path(self.create_tempdir().full_path)
