@@ -165,6 +165,12 @@ GAN_METRIC_PANELS = {
     # Each objective's cost is a different function of D: a panel each.
     "generator_loss": Panel("generator cost", "the objective's own cost", separate=True),
     "generator_grad_norm": Panel("generator gradient norm", "L2 norm", "log"),
+    "weight_ess": Panel("effective sample size of exp(a) per batch",
+                        "fraction of the batch", "log"),
+    "generator_grad_variance": Panel("variance of a batch's generator gradient",
+                                     "trace of the covariance", "log"),
+    "discriminator_gap": Panel("discriminator's distance to D*",
+                               "cross-entropy minus D*'s (nats)", "symlog"),
     "nll": Panel("held-out negative log-likelihood", "nats per point", "symlog"),
     "forward_kl": Panel("KL(p_data ‖ p_G)", "nats", "symlog"),
     "reverse_kl": Panel("KL(p_G ‖ p_data)", "nats", "symlog"),

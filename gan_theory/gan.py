@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
+from jax.flatten_util import ravel_pytree
 
 from gan_theory import distributions, engine, networks, objectives, theory, two_sample
 from gan_theory.metrics import mode_statistics
@@ -120,6 +121,16 @@ class EvalMetrics(NamedTuple):
     generator_loss: the run's generator objective on the evaluation samples.
     generator_grad_norm: global norm of that objective's gradient in the generator's
       parameters.
+    weight_ess: the maximum-likelihood cost's weights ``w = exp(a)`` on a batch of
+      ``config.batch_size`` generator samples, their Kish effective sample size
+      ``(sum w)^2 / sum w^2`` as a fraction of the batch (1: equal weights; 1/n: one
+      sample carries the batch), the mean over the evaluation draw's batches.
+    generator_grad_variance: with ``config.gradient_variance``, the variance of the
+      objective's gradient on one training batch (``config.batch_size`` samples), the
+      trace of its covariance over the evaluation draw's batches; None otherwise.
+    discriminator_gap: the discriminator's cross-entropy minus the optimal
+      discriminator's ``a* = log p_data - log p_G`` on the same evaluation samples: its
+      distance to D* (non-negative in expectation, 0 for the oracle).
     nll: held-out negative log-likelihood of data under the generator, ``-E_data log
       p_G``, in nats, on ``eval_samples`` data samples never trained on.
     forward_kl: ``KL(p_data || p_G) = E_data[log p_data - log p_G]``.
@@ -129,8 +140,8 @@ class EvalMetrics(NamedTuple):
     nll_stderr, forward_kl_stderr, reverse_kl_stderr, jsd_stderr: the Monte Carlo
       standard errors of those four estimates.
 
-  The last eight need the generator's density: they are None (not measured) for an
-  MLP generator (see :func:`measured_metrics`). Against the oracle, the discriminator's
+  The discriminator's gap and the last eight need the generator's density: they are None
+  (not measured) for an MLP generator (see :func:`measured_metrics`). Against the oracle, the discriminator's
   accuracy and loss are those of the optimal discriminator.
   """
 
@@ -142,6 +153,9 @@ class EvalMetrics(NamedTuple):
   discriminator_loss: jax.Array
   generator_loss: jax.Array
   generator_grad_norm: jax.Array
+  weight_ess: jax.Array
+  generator_grad_variance: jax.Array | None
+  discriminator_gap: jax.Array | None
   nll: jax.Array | None
   forward_kl: jax.Array | None
   reverse_kl: jax.Array | None
@@ -153,14 +167,15 @@ class EvalMetrics(NamedTuple):
 
 
 # The metrics that need the generator's density.
-DENSITY_METRICS = theory.DivergenceEstimates._fields
+DENSITY_METRICS = ("discriminator_gap", *theory.DivergenceEstimates._fields)
 
 
 def measured_metrics(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The :class:`EvalMetrics` fields that ``config``'s runs measure."""
-  if config.generator.kind in DENSITY_GENERATORS:
-    return EvalMetrics._fields
-  return tuple(name for name in EvalMetrics._fields if name not in DENSITY_METRICS)
+  unmeasured = set() if config.generator.kind in DENSITY_GENERATORS else set(DENSITY_METRICS)
+  if not config.gradient_variance:
+    unmeasured.add("generator_grad_variance")
+  return tuple(name for name in EvalMetrics._fields if name not in unmeasured)
 
 
 class SampleGradients(NamedTuple):
@@ -247,6 +262,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
   check_int(config, "first_seed", minimum=0)
   check_int(config, "vmap_size", minimum=0)  # 0: automatic.
   check_int(config, "eval_samples", minimum=2)
+  if config.eval_samples < 2 * config.batch_size:
+    raise ConfigError(
+        f"config.eval_samples={config.eval_samples} must hold at least two batches of"
+        f" config.batch_size={config.batch_size} (the weights' effective sample size and the"
+        " gradient's variance are measured per batch)"
+    )
+  if not isinstance(config.gradient_variance, bool):
+    raise ConfigError(
+        f"config.gradient_variance={config.gradient_variance!r} must be True or False")
   check_int(config, "mmd_samples", minimum=2)
   if config.mmd_samples > config.eval_samples:
     raise ConfigError(
@@ -567,15 +591,35 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     )(state.setting.objective, state.generator_params, state.discriminator_params, latents,
       real)
     modes = mode_statistics(fake, target.modes, target.std)
+    # The evaluation draw as training batches, for the per-batch metrics.
+    num_batches = config.eval_samples // batch_size
+    batch_logits = fake_logits[: num_batches * batch_size].reshape(num_batches, batch_size)
+    log_ess = 2 * jax.nn.logsumexp(batch_logits, axis=1) - jax.nn.logsumexp(
+        2 * batch_logits, axis=1)
+    grad_variance = None
+    if config.gradient_variance:
+      def batch_gradient(batch_latents, batch_real):
+        gradient, _ = jax.grad(generator_cost, argnums=1, has_aux=True)(
+            state.setting.objective, state.generator_params, state.discriminator_params,
+            batch_latents, batch_real)
+        return ravel_pytree(gradient)[0]
+
+      batches = jax.vmap(batch_gradient)(
+          latents[: num_batches * batch_size].reshape(num_batches, batch_size, latent_dim),
+          real[: num_batches * batch_size].reshape(num_batches, batch_size, target.dim))
+      grad_variance = jnp.sum(jnp.var(batches, axis=0, ddof=1))
     if config.generator.kind in DENSITY_GENERATORS:
+      real_log_p_generator = generator_log_prob(state.generator_params, real)
+      fake_log_p_generator = generator.apply(
+          state.generator_params, latents, method="sample_and_log_prob")[1]
+      real_log_p_data, fake_log_p_data = target.log_prob(real), target.log_prob(fake)
       density = theory.divergence_estimates(
-          real_log_p_data=target.log_prob(real),
-          real_log_p_generator=generator_log_prob(state.generator_params, real),
-          fake_log_p_data=target.log_prob(fake),
-          fake_log_p_generator=generator.apply(
-              state.generator_params, latents, method="sample_and_log_prob"
-          )[1],
+          real_log_p_data=real_log_p_data, real_log_p_generator=real_log_p_generator,
+          fake_log_p_data=fake_log_p_data, fake_log_p_generator=fake_log_p_generator,
       )._asdict()
+      density["discriminator_gap"] = objectives.CROSS_ENTROPY(real_logits, fake_logits) - (
+          objectives.CROSS_ENTROPY(real_log_p_data - real_log_p_generator,
+                                   fake_log_p_data - fake_log_p_generator))
     else:
       density = dict.fromkeys(DENSITY_METRICS)
     metrics = EvalMetrics(
@@ -589,6 +633,8 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         discriminator_loss=objectives.CROSS_ENTROPY(real_logits, fake_logits),
         generator_loss=generator_loss,
         generator_grad_norm=optax.tree.norm(grads),
+        weight_ess=jnp.mean(jnp.exp(log_ess)) / batch_size,
+        generator_grad_variance=grad_variance,
         **density,
     )
     # A diverged run's numbers mean nothing; NaN keeps them out of every mean.

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import scipy.stats
 from absl.testing import absltest, parameterized
+from jax.flatten_util import ravel_pytree
 
-from gan_theory import distributions, divergences, gan, objectives, theory
+from gan_theory import distributions, divergences, gan, networks, objectives, theory
 from gan_theory.metrics import mean_and_stderr
 from gan_theory.validation import ConfigError
 from tests.tiny import tiny_config
@@ -129,7 +130,7 @@ class TrainTest(chex.TestCase):
     # training amplifies float32 rounding, and single runs range from a ratio of 0.16 to
     # 0.52 of the initial MMD^2 between machines and seeds; 4 seeds left t at 3.9 on one
     # machine and 10 on another, so 8.
-    config = tiny_config(num_steps=1500, eval_every=1500, batch_size=128)
+    config = tiny_config(num_steps=1500, eval_every=1500, batch_size=128, eval_samples=256)
     config.generator.hidden_sizes = config.discriminator.hidden_sizes = (64, 64)
     train = jax.jit(jax.vmap(gan.make_train(config), in_axes=(0, None)))
     num_seeds = 8
@@ -171,9 +172,12 @@ class TrainPeriodVariantsTest(chex.TestCase):
 class FlowGeneratorTest(chex.TestCase):
 
   def test_density_metrics_only_with_a_flow(self):
+    every = tuple(n for n in gan.EvalMetrics._fields if n != "generator_grad_variance")
     self.assertEqual(gan.measured_metrics(tiny_config()),
-                     tuple(n for n in gan.EvalMetrics._fields if n not in gan.DENSITY_METRICS))
-    self.assertEqual(gan.measured_metrics(_tiny_flow_config()), gan.EvalMetrics._fields)
+                     tuple(n for n in every if n not in gan.DENSITY_METRICS))
+    self.assertEqual(gan.measured_metrics(_tiny_flow_config()), every)
+    self.assertEqual(gan.measured_metrics(_tiny_flow_config(gradient_variance=True)),
+                     gan.EvalMetrics._fields)
     trainer = gan.make_trainer(tiny_config())
     metrics = jax.jit(trainer.evaluate)(trainer.init(jax.random.key(0), _setting(0)))
     for name in gan.DENSITY_METRICS:
@@ -256,7 +260,7 @@ class OracleTest(chex.TestCase):
     # biased by O(1/n), far below that.
     names = tuple(n for n in objectives.names() if objectives.get(n).divergence is not None)
     num_seeds = 64
-    config = _oracle_config(names, batch_size=4096)
+    config = _oracle_config(names, batch_size=4096, eval_samples=8192)
     trainer = gan.make_trainer(config)
     keys = jax.vmap(jax.random.key)(jnp.arange(num_seeds))
 
@@ -283,7 +287,7 @@ class OracleTest(chex.TestCase):
         self.assertLess(abs(mean - float(expected)), 4 * stderr + 1e-5,
                         f"{name} {field}: {mean:.5f} ± {stderr:.5f}, exact {float(expected):.5f}")
 
-  def test_the_oracle_is_not_trained_and_needs_no_parameters(self):
+  def test_the_oracle_is_not_trained_and_is_at_distance_zero(self):
     config = _oracle_config(("minimax", "mle"))
     trainer = gan.make_trainer(config)
     state = trainer.init(jax.random.key(0), _setting(0, config))
@@ -291,6 +295,38 @@ class OracleTest(chex.TestCase):
     stepped, metrics = jax.jit(trainer.train_period)(state)
     self.assertEqual(stepped.discriminator_params, {})
     chex.assert_tree_all_finite(metrics)
+    self.assertEqual(float(metrics.discriminator_gap), 0.0)
+
+
+class EvaluationTest(chex.TestCase):
+
+  def test_per_batch_metrics(self):
+    # The weights' effective sample size and the gradient's variance over the evaluation
+    # draw's batches, against the same quantities computed here from their definitions.
+    config = _tiny_flow_config(gradient_variance=True, batch_size=50)
+    trainer = gan.make_trainer(config)
+    state, _ = jax.jit(trainer.train_period)(trainer.init(jax.random.key(1), _setting(2, config)))
+    metrics = jax.jit(trainer.evaluate)(state)
+    self.assertGreater(float(metrics.discriminator_gap), 0.0)  # A trained discriminator.
+    latent_key, data_key = jax.random.split(jax.random.fold_in(state.key, 2))
+    latents = jax.random.normal(latent_key, (config.eval_samples, 2))
+    real = distributions.ring(**config.ring).sample(data_key, config.eval_samples)
+    flow = networks.RealNVP(2, 2, (8, 8))
+    fake = flow.apply(state.generator_params, latents)
+    logits = networks.Discriminator((16, 16)).apply(state.discriminator_params, fake)
+    weights = np.exp(np.asarray(logits, np.float64)).reshape(4, 50)
+    ess = weights.sum(1) ** 2 / (weights**2).sum(1) / 50
+    np.testing.assert_allclose(metrics.weight_ess, ess.mean(), rtol=1e-4)
+    # The maximum-likelihood cost's gradient on each batch, by autodiff of its definition.
+    def batch_gradient(z):
+      def cost(params):
+        return -jnp.mean(jnp.exp(networks.Discriminator((16, 16)).apply(
+            state.discriminator_params, flow.apply(params, z))))
+      return ravel_pytree(jax.grad(cost)(state.generator_params))[0]
+    gradients = np.stack([np.asarray(batch_gradient(latents[b * 50:(b + 1) * 50]), np.float64)
+                          for b in range(4)])
+    np.testing.assert_allclose(metrics.generator_grad_variance,
+                               gradients.var(axis=0, ddof=1).sum(), rtol=1e-3)
 
 
 class DiscriminatorStepsTest(chex.TestCase):
