@@ -62,7 +62,8 @@ class RunFailed(Exception):
 
 # Each experiment by the name a config gives in its `experiment` field: a module of
 # experiments/, imported when a run needs it, so that a bad flag is told at once.
-EXPERIMENTS = ("gan_sweep", "iwae_bounds", "likelihood_vs_samples", "theory", "vae_digits")
+EXPERIMENTS = ("gan_sweep", "iwae_bounds", "likelihood_vs_samples", "ml_cost", "theory",
+               "vae_digits")
 
 
 def experiment_module(name: str) -> Experiment:

@@ -118,16 +118,16 @@ class EvalMetrics(NamedTuple):
       classifies right (logit > 0 means data).
     discriminator_loss: the discriminator's cross-entropy on the evaluation samples, for
       every run (an f-GAN discriminator trains on its own bound, with the same optimum).
-    generator_loss: the run's generator objective on the evaluation samples.
-    generator_grad_norm: global norm of that objective's gradient in the generator's
-      parameters.
+    generator_loss: the run's generator objective on a batch of ``config.batch_size``
+      evaluation samples (and as many data), the mean over the evaluation draw's batches.
+    generator_grad_norm: global norm of its gradient in the generator's parameters (the
+      mean of the batches' gradients).
     weight_ess: the maximum-likelihood cost's weights ``w = exp(a)`` on a batch of
       ``config.batch_size`` generator samples, their Kish effective sample size
       ``(sum w)^2 / sum w^2`` as a fraction of the batch (1: equal weights; 1/n: one
       sample carries the batch), the mean over the evaluation draw's batches.
-    generator_grad_variance: with ``config.gradient_variance``, the variance of the
-      objective's gradient on one training batch (``config.batch_size`` samples), the
-      trace of its covariance over the evaluation draw's batches; None otherwise.
+    generator_grad_variance: the variance of the objective's gradient on one batch, the
+      trace of its covariance over the evaluation draw's batches.
     discriminator_gap: the discriminator's cross-entropy minus the optimal
       discriminator's ``a* = log p_data - log p_G`` on the same evaluation samples: its
       distance to D* (non-negative in expectation, 0 for the oracle).
@@ -154,7 +154,7 @@ class EvalMetrics(NamedTuple):
   generator_loss: jax.Array
   generator_grad_norm: jax.Array
   weight_ess: jax.Array
-  generator_grad_variance: jax.Array | None
+  generator_grad_variance: jax.Array
   discriminator_gap: jax.Array | None
   nll: jax.Array | None
   forward_kl: jax.Array | None
@@ -172,10 +172,9 @@ DENSITY_METRICS = ("discriminator_gap", *theory.DivergenceEstimates._fields)
 
 def measured_metrics(config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The :class:`EvalMetrics` fields that ``config``'s runs measure."""
-  unmeasured = set() if config.generator.kind in DENSITY_GENERATORS else set(DENSITY_METRICS)
-  if not config.gradient_variance:
-    unmeasured.add("generator_grad_variance")
-  return tuple(name for name in EvalMetrics._fields if name not in unmeasured)
+  if config.generator.kind in DENSITY_GENERATORS:
+    return EvalMetrics._fields
+  return tuple(name for name in EvalMetrics._fields if name not in DENSITY_METRICS)
 
 
 class SampleGradients(NamedTuple):
@@ -268,9 +267,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         f" config.batch_size={config.batch_size} (the weights' effective sample size and the"
         " gradient's variance are measured per batch)"
     )
-  if not isinstance(config.gradient_variance, bool):
-    raise ConfigError(
-        f"config.gradient_variance={config.gradient_variance!r} must be True or False")
+
   check_int(config, "mmd_samples", minimum=2)
   if config.mmd_samples > config.eval_samples:
     raise ConfigError(
@@ -586,28 +583,26 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     latents = jax.random.normal(latent_key, (config.eval_samples, latent_dim))
     real = target.sample(data_key, config.eval_samples)
     real_logits = discriminate(state.discriminator_params, state.generator_params, real)
-    (generator_loss, (fake, fake_logits)), grads = jax.value_and_grad(
-        generator_cost, argnums=1, has_aux=True
-    )(state.setting.objective, state.generator_params, state.discriminator_params, latents,
-      real)
+    fake = generator.apply(state.generator_params, latents)
+    fake_logits = discriminate(state.discriminator_params, state.generator_params, fake)
     modes = mode_statistics(fake, target.modes, target.std)
-    # The evaluation draw as training batches, for the per-batch metrics.
+    # The objective on the evaluation draw cut into training batches: a cost of the whole
+    # batch (a self-normalized weight, a two-sample statistic) means what it means in
+    # training, and the batches' spread is the gradient's variance.
     num_batches = config.eval_samples // batch_size
-    batch_logits = fake_logits[: num_batches * batch_size].reshape(num_batches, batch_size)
+    in_batches = lambda x: x[: num_batches * batch_size].reshape(num_batches, batch_size, -1)
+
+    def batch_cost_and_gradient(batch_latents, batch_real):
+      (cost, _), gradient = jax.value_and_grad(generator_cost, argnums=1, has_aux=True)(
+          state.setting.objective, state.generator_params, state.discriminator_params,
+          batch_latents, batch_real)
+      return cost, ravel_pytree(gradient)[0]
+
+    batch_costs, batch_gradients = jax.vmap(batch_cost_and_gradient)(
+        in_batches(latents), in_batches(real))
+    batch_logits = in_batches(fake_logits[:, None])[..., 0]
     log_ess = 2 * jax.nn.logsumexp(batch_logits, axis=1) - jax.nn.logsumexp(
         2 * batch_logits, axis=1)
-    grad_variance = None
-    if config.gradient_variance:
-      def batch_gradient(batch_latents, batch_real):
-        gradient, _ = jax.grad(generator_cost, argnums=1, has_aux=True)(
-            state.setting.objective, state.generator_params, state.discriminator_params,
-            batch_latents, batch_real)
-        return ravel_pytree(gradient)[0]
-
-      batches = jax.vmap(batch_gradient)(
-          latents[: num_batches * batch_size].reshape(num_batches, batch_size, latent_dim),
-          real[: num_batches * batch_size].reshape(num_batches, batch_size, target.dim))
-      grad_variance = jnp.sum(jnp.var(batches, axis=0, ddof=1))
     if config.generator.kind in DENSITY_GENERATORS:
       real_log_p_generator = generator_log_prob(state.generator_params, real)
       fake_log_p_generator = generator.apply(
@@ -631,10 +626,10 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         ),
         discriminator_accuracy=0.5 * (jnp.mean(real_logits > 0) + jnp.mean(fake_logits < 0)),
         discriminator_loss=objectives.CROSS_ENTROPY(real_logits, fake_logits),
-        generator_loss=generator_loss,
-        generator_grad_norm=optax.tree.norm(grads),
+        generator_loss=jnp.mean(batch_costs),
+        generator_grad_norm=jnp.linalg.norm(jnp.mean(batch_gradients, axis=0)),
         weight_ess=jnp.mean(jnp.exp(log_ess)) / batch_size,
-        generator_grad_variance=grad_variance,
+        generator_grad_variance=jnp.sum(jnp.var(batch_gradients, axis=0, ddof=1)),
         **density,
     )
     # A diverged run's numbers mean nothing; NaN keeps them out of every mean.

@@ -51,12 +51,21 @@ def _squared_distances(x: jax.Array, y: jax.Array) -> jax.Array:
   return jnp.maximum(squared_distance, 0.0)
 
 
-def gaussian_kernel(x: jax.Array, y: jax.Array, bandwidth: float | jax.Array) -> jax.Array:
-  """The kernel matrix ``exp(-||x_i - y_j||^2 / (2 bandwidth^2))`` of ``[n, d]``, ``[m, d]``."""
-  return jnp.exp(-_squared_distances(x, y) / (2.0 * bandwidth**2))
+def gaussian_kernel(
+    x: jax.Array, y: jax.Array, bandwidth: float | jax.Array | Sequence[float]
+) -> jax.Array:
+  """The kernel matrix ``exp(-||x_i - y_j||^2 / (2 bandwidth^2))`` of ``[n, d]``, ``[m, d]``;
+  for several bandwidths, the sum of their kernels (a mixture, Li et al. 2015), from one
+  distance matrix."""
+  squared_distance = _squared_distances(x, y)
+  bandwidths = bandwidth if isinstance(bandwidth, (tuple, list)) else (bandwidth,)
+  # A sum of separate exponentials, which XLA fuses into one pass over the distances.
+  return sum(jnp.exp(-squared_distance / (2.0 * b**2)) for b in bandwidths)
 
 
-def mmd2_unbiased(x: jax.Array, y: jax.Array, bandwidth: float | jax.Array) -> jax.Array:
+def mmd2_unbiased(
+    x: jax.Array, y: jax.Array, bandwidth: float | jax.Array | Sequence[float]
+) -> jax.Array:
   """The unbiased estimator of MMD^2 with a Gaussian kernel (Gretton et al. 2012, eq. 3).
 
   ``1/(n(n-1)) sum_{i!=j} k(x_i, x_j) + 1/(m(m-1)) sum_{i!=j} k(y_i, y_j)
@@ -66,7 +75,8 @@ def mmd2_unbiased(x: jax.Array, y: jax.Array, bandwidth: float | jax.Array) -> j
   Args:
     x: ``[n, d]`` samples of the first distribution, ``n >= 2``.
     y: ``[m, d]`` samples of the second distribution, ``m >= 2``.
-    bandwidth: the kernel's length scale.
+    bandwidth: the kernel's length scale, or several: the kernel is then the sum of
+      theirs (and the estimate the sum of each one's).
 
   Returns:
     The scalar estimate.

@@ -115,6 +115,17 @@ LIKELIHOOD_VS_SAMPLES_BAD_INPUTS = (
     ("tiny_sample_size", {"calibration.sample_sizes": (3, 100)}, "each must be at least 4"),
     ("alpha_zero", {"calibration.alpha": 0.0}, "config.calibration.alpha=0.0 must be a number in"),
 )
+ML_COST_BAD_INPUTS = (
+    ("no_baseline", {"objectives": ("maximum_likelihood", "minimax")},
+     "config.objectives=('maximum_likelihood', 'minimax') must include 'mle'"),
+    ("oracle_without_a_density", {"generator.kind": "mlp"},
+     "config.oracle=True needs the generator's density"),
+    ("zero_discriminator_steps", {"discriminator_step_counts": (1, 0)},
+     "config.discriminator_step_counts=(1, 0) must be a non-empty list of positive integers"),
+    ("unknown_objective", {"objectives": ("mle", "wgan")}, "config.objectives=("),
+)
+
+
 # Every experiment config file, with the bad inputs it must reject. grid.py and the flow
 # configs are the GAN sweep with other defaults: they get the cases those defaults touch.
 BAD_INPUTS = {
@@ -130,6 +141,7 @@ BAD_INPUTS = {
     "iwae_bounds.py": IWAE_BOUNDS_BAD_INPUTS,
     "digits.py": DIGITS_BAD_INPUTS,
     "likelihood_vs_samples.py": LIKELIHOOD_VS_SAMPLES_BAD_INPUTS,
+    "ml_cost.py": ML_COST_BAD_INPUTS,
 }
 
 

@@ -172,12 +172,9 @@ class TrainPeriodVariantsTest(chex.TestCase):
 class FlowGeneratorTest(chex.TestCase):
 
   def test_density_metrics_only_with_a_flow(self):
-    every = tuple(n for n in gan.EvalMetrics._fields if n != "generator_grad_variance")
     self.assertEqual(gan.measured_metrics(tiny_config()),
-                     tuple(n for n in every if n not in gan.DENSITY_METRICS))
-    self.assertEqual(gan.measured_metrics(_tiny_flow_config()), every)
-    self.assertEqual(gan.measured_metrics(_tiny_flow_config(gradient_variance=True)),
-                     gan.EvalMetrics._fields)
+                     tuple(n for n in gan.EvalMetrics._fields if n not in gan.DENSITY_METRICS))
+    self.assertEqual(gan.measured_metrics(_tiny_flow_config()), gan.EvalMetrics._fields)
     trainer = gan.make_trainer(tiny_config())
     metrics = jax.jit(trainer.evaluate)(trainer.init(jax.random.key(0), _setting(0)))
     for name in gan.DENSITY_METRICS:
@@ -303,7 +300,7 @@ class EvaluationTest(chex.TestCase):
   def test_per_batch_metrics(self):
     # The weights' effective sample size and the gradient's variance over the evaluation
     # draw's batches, against the same quantities computed here from their definitions.
-    config = _tiny_flow_config(gradient_variance=True, batch_size=50)
+    config = _tiny_flow_config(batch_size=50)
     trainer = gan.make_trainer(config)
     state, _ = jax.jit(trainer.train_period)(trainer.init(jax.random.key(1), _setting(2, config)))
     metrics = jax.jit(trainer.evaluate)(state)

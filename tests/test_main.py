@@ -17,7 +17,15 @@ import ml_collections
 import pytest
 from absl.testing import absltest, parameterized
 
-from experiments import gan_sweep, iwae_bounds, likelihood_vs_samples, main, theory, vae_digits
+from experiments import (
+    gan_sweep,
+    iwae_bounds,
+    likelihood_vs_samples,
+    main,
+    ml_cost,
+    theory,
+    vae_digits,
+)
 from experiments import workdir as workdir_lib
 from experiments.workdir import WorkdirError
 from gan_theory import engine, objectives
@@ -30,6 +38,7 @@ from tests.tiny import (
     tiny_digits_config,
     tiny_iwae_bounds_config,
     tiny_likelihood_vs_samples_config,
+    tiny_ml_cost_config,
     tiny_theory_config,
 )
 
@@ -135,6 +144,29 @@ class GanSweepTest(absltest.TestCase):
     summary = (workdir / "summary.md").read_text()
     self.assertIn("| minimax (lr_G 0.001) | 2 |", summary)
     self.assertIn("| minimax (lr_G 0.0001) | 2 |", summary)
+
+  def test_tiny_ml_cost_pairs_every_setting_with_the_same_mle_runs(self):
+    workdir = Path(self.create_tempdir().full_path) / "ml_cost"
+    run(tiny_ml_cost_config(), workdir)
+    self.assertCountEqual([p.name for p in workdir.iterdir()], ml_cost.OUTPUTS)
+    self.assertCountEqual([p.name for p in (workdir / "checkpoints").iterdir()],
+                          ["oracle", "k=2"])
+    with open(workdir / "results.csv") as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual(len(rows), 2 * 3 * 2 * 3)  # settings x objectives x seeds x evaluations
+    by = {(r["discriminator"], r["objective"], r["seed"], r["step"]): r for r in rows}
+    for seed in ("0", "1"):
+      for step in ("0", "10", "20"):
+        # Neither mle nor mmd reads the discriminator: the same runs in every setting.
+        for objective in ("mle", "mmd"):
+          self.assertEqual(by["oracle", objective, seed, step]["nll"],
+                           by["k=2", objective, seed, step]["nll"])
+        self.assertEqual(float(by["oracle", "mle", seed, step]["nll_excess"]), 0.0)
+        self.assertLess(abs(float(by["oracle", "maximum_likelihood", seed, step]
+                                  ["discriminator_gap"])), 1e-5)
+    summary = (workdir / "summary.md").read_text()
+    self.assertIn("- `maximum_likelihood`: within two standard errors of `mle`", summary)
+    self.assertIn("| objective | oracle | k=2 |", summary)
 
   def test_a_flow_sweep_reports_likelihoods_and_divergences(self):
     workdir = Path(self.create_tempdir().full_path)

@@ -8,7 +8,7 @@ compilation cache (see conftest.py) serves the second from the first.
 
 import ml_collections
 
-from experiments.configs import digits, iwae_bounds, likelihood_vs_samples, ring, theory
+from experiments.configs import digits, iwae_bounds, likelihood_vs_samples, ml_cost, ring, theory
 
 # The config file behind each experiment's tiny config.
 CONFIG_MODULES = {
@@ -17,6 +17,7 @@ CONFIG_MODULES = {
     "iwae_bounds": iwae_bounds,
     "vae_digits": digits,
     "likelihood_vs_samples": likelihood_vs_samples,
+    "ml_cost": ml_cost,
 }
 
 
@@ -41,6 +42,22 @@ def tiny_config(**overrides) -> ml_collections.ConfigDict:
   config.discriminator.hidden_sizes = (16, 16)
   config.two_sample_tests = False
   _shrink_two_sample(config, num_samples=50)
+  config.update_from_flattened_dict(overrides)
+  return config
+
+
+def tiny_ml_cost_config(**overrides) -> ml_collections.ConfigDict:
+  """The maximum-likelihood-cost study, shrunken: the oracle and one trained setting."""
+  config = ml_cost.get_config()
+  config.objectives = ("maximum_likelihood", "mle", "mmd")
+  config.discriminator_step_counts = (2,)
+  config.num_seeds = 2
+  config.num_steps = 20
+  config.eval_every = 10
+  config.batch_size = 32
+  config.eval_samples = 200
+  config.mmd_samples = 100
+  config.discriminator.hidden_sizes = (8,)
   config.update_from_flattened_dict(overrides)
   return config
 

@@ -57,9 +57,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.eval_samples = 2500
   config.mmd_samples = 1000
   config.mmd_bandwidth = 0.1
-  # Also the variance of the generator's gradient on one batch, from the evaluation draw's
-  # batches (a gradient per batch: more evaluation time).
-  config.gradient_variance = False
   # The final generators against held-out data: MMD and classifier tests, precision/recall
   # (two_sample.csv); False skips them and their compilation (a classifier per run).
   config.two_sample_tests = True
