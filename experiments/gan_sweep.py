@@ -176,6 +176,21 @@ def _table(
   return workdir_lib.markdown_table(["objective", "seeds", "diverged", *names], rows)
 
 
+def _best_settings(result: sweep.SweepResult, groups: dict[str, _Group]) -> dict[str, _Group]:
+  """Each objective's group with the lowest mean final selection score (a draw of its own,
+  not the reported metrics'); empty when no objective has more than one group."""
+  if len(groups) == len({group.objective for group in groups.values()}):
+    return {}
+  scores = _per_group(groups, result.metrics.selection_score[:, -1])
+  best = {}
+  for label, group in groups.items():
+    finite = scores[label][np.isfinite(scores[label])]  # A diverged run has no score.
+    score = float(np.mean(finite)) if finite.size else np.inf
+    if group.objective not in best or score < best[group.objective][0]:
+      best[group.objective] = (score, label)
+  return {label: groups[label] for _, label in best.values()}
+
+
 def _gradient_share_section(shares: _GradientShares, num_samples: int) -> list[str]:
   top = {"top 1%": max(num_samples // 100, 1), "top 10%": max(num_samples // 10, 1)}
   low, high = f"D < {1 / _SHARE_BINS:g}", f"D >= {1 - 1 / _SHARE_BINS:g}"
@@ -233,6 +248,15 @@ def _summary_md(
         "## Every metric",
     ]
   lines += ["", _table(result, groups, names)]
+  best = _best_settings(result, groups)
+  if best:
+    lines += [
+        "", "## Each objective at its best learning rates", "",
+        "Chosen by the lowest mean final selection_score (held-out NLL with a density, MMD^2"
+        " otherwise), measured on an evaluation draw of its own, so that the metrics above do"
+        " not choose themselves.", "",
+        _table(result, best, names),
+    ]
   if config.two_sample_tests:
     lines += ["", *_two_sample_section(config, result, groups)]
   lines += ["", *_gradient_share_section(shares, result.samples.shape[1])]

@@ -169,6 +169,8 @@ GAN_METRIC_PANELS = {
                         "fraction of the batch", "log"),
     "generator_grad_variance": Panel("variance of a batch's generator gradient",
                                      "trace of the covariance", "log"),
+    "selection_score": Panel("selection score, on a draw of its own",
+                             "held-out NLL (nats) or MMD²", "symlog"),
     "discriminator_gap": Panel("discriminator's distance to D*",
                                "cross-entropy minus D*'s (nats)", "symlog"),
     "nll": Panel("held-out negative log-likelihood", "nats per point", "symlog"),

@@ -61,7 +61,7 @@ DENSITY_GENERATORS = ("flow", "gaussian")  # Those with an exact log_prob.
 DISCRIMINATORS = ("mlp", "oracle")
 
 # fold_in tags of the key streams of a run.
-_INIT, _TRAIN, _EVAL, _SAMPLE, _COMPARE = 0, 1, 2, 3, 4
+_INIT, _TRAIN, _EVAL, _SAMPLE, _COMPARE, _SELECT = 0, 1, 2, 3, 4, 5
 
 
 class RunSetting(NamedTuple):
@@ -128,6 +128,10 @@ class EvalMetrics(NamedTuple):
       sample carries the batch), the mean over the evaluation draw's batches.
     generator_grad_variance: the variance of the objective's gradient on one batch, the
       trace of its covariance over the evaluation draw's batches.
+    selection_score: what hyperparameters are chosen by, lower is better, on a second
+      evaluation draw of its own (so that the reported metrics do not choose): the
+      held-out negative log-likelihood of ``eval_samples`` data for a generator with a
+      density, the MMD^2 of ``mmd_samples`` generator samples and as many data otherwise.
     discriminator_gap: the discriminator's cross-entropy minus the optimal
       discriminator's ``a* = log p_data - log p_G`` on the same evaluation samples: its
       distance to D* (non-negative in expectation, 0 for the oracle).
@@ -155,6 +159,7 @@ class EvalMetrics(NamedTuple):
   generator_grad_norm: jax.Array
   weight_ess: jax.Array
   generator_grad_variance: jax.Array
+  selection_score: jax.Array
   discriminator_gap: jax.Array | None
   nll: jax.Array | None
   forward_kl: jax.Array | None
@@ -601,6 +606,14 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     batch_costs, batch_gradients = jax.vmap(batch_cost_and_gradient)(
         in_batches(latents), in_batches(real))
     batch_logits = in_batches(fake_logits[:, None])[..., 0]
+    select_latent_key, select_data_key = jax.random.split(jax.random.fold_in(state.key, _SELECT))
+    if config.generator.kind in DENSITY_GENERATORS:
+      selection_score = -jnp.mean(generator_log_prob(
+          state.generator_params, target.sample(select_data_key, config.eval_samples)))
+    else:
+      selection_score = two_sample.mmd2_unbiased(
+          generate(state.generator_params, select_latent_key, config.mmd_samples),
+          target.sample(select_data_key, config.mmd_samples), config.mmd_bandwidth)
     log_ess = 2 * jax.nn.logsumexp(batch_logits, axis=1) - jax.nn.logsumexp(
         2 * batch_logits, axis=1)
     if config.generator.kind in DENSITY_GENERATORS:
@@ -630,6 +643,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
         generator_grad_norm=jnp.linalg.norm(jnp.mean(batch_gradients, axis=0)),
         weight_ess=jnp.mean(jnp.exp(log_ess)) / batch_size,
         generator_grad_variance=jnp.sum(jnp.var(batch_gradients, axis=0, ddof=1)),
+        selection_score=selection_score,
         **density,
     )
     # A diverged run's numbers mean nothing; NaN keeps them out of every mean.

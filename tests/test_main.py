@@ -144,6 +144,14 @@ class GanSweepTest(absltest.TestCase):
     summary = (workdir / "summary.md").read_text()
     self.assertIn("| minimax (lr_G 0.001) | 2 |", summary)
     self.assertIn("| minimax (lr_G 0.0001) | 2 |", summary)
+    # The best value, by the selection draw's score.
+    scores = {rate: sum(float(r["selection_score"]) for r in rows
+                        if r["generator_learning_rate"] == rate and r["step"] == "10")
+              for rate in ("0.001", "1e-04")}
+    best = min(scores, key=scores.get)
+    best_section = summary.split("## Each objective at its best learning rates")[1]
+    best_section = best_section.split("\n## ")[0]
+    self.assertIn(f"| minimax (lr_G {float(best):g}) | 2 |", best_section)
 
   def test_tiny_ml_cost_pairs_every_setting_with_the_same_mle_runs(self):
     workdir = Path(self.create_tempdir().full_path) / "ml_cost"
