@@ -127,6 +127,7 @@ TINY_CONFIGS = {
     "iwae_bounds": tiny_iwae_bounds_config,
     "vae_digits": tiny_digits_config,
     "likelihood_vs_samples": tiny_likelihood_vs_samples_config,
+    "ml_cost": tiny_ml_cost_config,
 }
 
 
