@@ -32,12 +32,18 @@ OUTPUTS = ("config.json", checkpoints.DIRECTORY, "results.csv", "summary.md", "c
 BASELINE = "mle"
 # The costs whose answer the experiment is about.
 MAXIMUM_LIKELIHOOD_COSTS = ("maximum_likelihood", "maximum_likelihood_self_normalized")
-# What the tables and figures show, by EvalMetrics field.
+# What the tables show, by EvalMetrics field.
 _QUANTITIES = {
     "nll_excess": "held-out NLL minus the paired mle run's (nats)",
     "discriminator_gap": "discriminator's distance to D* (cross-entropy minus D*'s, nats)",
     "weight_ess": "effective sample size of the weights exp(a), fraction of a batch",
     "generator_grad_variance": "variance of a batch's generator gradient (trace)",
+}
+# The figure's panels: quantity -> (title after the setting's name, y label, scale).
+_PANELS = {
+    "nll_excess": ("NLL minus mle's", "nats", "symlog"),
+    "weight_ess": ("ESS of the weights exp(a)", "fraction of a batch", "log"),
+    "discriminator_gap": ("distance to D*", "cross-entropy minus D*'s (nats)", "symlog"),
 }
 
 
@@ -184,17 +190,15 @@ def report(config: ml_collections.ConfigDict, results: Results) -> dict[str, obj
   """results.csv, summary.md and curves.png."""
   steps = next(iter(results.sweeps.values())).steps
   curves, panels = {}, {}
-  shown = ("nll_excess", "weight_ess", "discriminator_gap")
-  for quantity in shown:
+  for quantity, (title, ylabel, scale) in _PANELS.items():
     for name, result in results.sweeps.items():
       per_objective = _quantities(result)[quantity]
       box = f"{quantity}: {name}"
+      # The NLL for every objective; the weights and the distance for the costs they drive.
       curves[box] = {objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
                      for objective, values in per_objective.items()
                      if quantity == "nll_excess" or objective in MAXIMUM_LIKELIHOOD_COSTS}
-      panels[box] = plots.Panel(f"{name}: {_QUANTITIES[quantity].split(' (')[0]}",
-                                _QUANTITIES[quantity], "symlog" if quantity != "weight_ess"
-                                else "log")
+      panels[box] = plots.Panel(f"{name}: {title}", ylabel, scale)
   return {
       "results.csv": _results_csv(results),
       "summary.md": _summary_md(config, results),
