@@ -77,6 +77,11 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(
         f"config.oracle=True needs the generator's density: config.generator.kind="
         f"{' or '.join(map(repr, gan.DENSITY_GENERATORS))}, not {config.generator.kind!r}")
+  for network in ("generator", "discriminator"):
+    rates = gan.learning_rates(config, network)
+    if len(rates) != 1:  # Each run is paired with the mle run of its seed alone.
+      raise ConfigError(
+          f"config.{network}.learning_rate={rates!r} must be one value in this experiment")
   if BASELINE not in config.objectives:
     raise ConfigError(
         f"config.objectives={tuple(config.objectives)!r} must include {BASELINE!r}, the"

@@ -536,21 +536,18 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     step_key = jax.random.fold_in(jax.random.fold_in(state.key, _TRAIN), state.step)
     data_key, discriminator_latent_key, generator_latent_key = jax.random.split(step_key, 3)
 
-    # The discriminator's updates; update j > 0 draws its batches from keys folded with j,
-    # so one update per step draws what it always has.
+    # The discriminator's updates; update j > 0 draws its batches from the step's keys
+    # folded with j, update 0 from the keys themselves: one update per step draws what it
+    # always has.
     discriminator_losses_of_step = jnp.zeros(())
-    if not oracle and config.discriminator_steps == 1:
-      state, discriminator_losses_of_step = discriminator_update(
-          state, data_key, discriminator_latent_key)
-    elif not oracle:
-      keys = jnp.stack([
-          jnp.stack([data_key, discriminator_latent_key]),
-          *(jnp.stack([jax.random.fold_in(data_key, j),
-                       jax.random.fold_in(discriminator_latent_key, j)])
-            for j in range(1, config.discriminator_steps)),
-      ])
+    if not oracle:
+      def keys_of(key):
+        return jax.vmap(lambda j: jnp.where(j == 0, key, jax.random.fold_in(key, j)))(
+            jnp.arange(config.discriminator_steps))
+
       state, discriminator_losses_of_step = jax.lax.scan(
-          lambda s, k: discriminator_update(s, k[0], k[1]), state, keys)
+          lambda s, keys: discriminator_update(s, *keys), state,
+          (keys_of(data_key), keys_of(discriminator_latent_key)))
 
     # Generator: one step on its objective, against the updated discriminator (a density's
     # cost on the first discriminator update's data batch).

@@ -123,6 +123,8 @@ ML_COST_BAD_INPUTS = (
     ("zero_discriminator_steps", {"discriminator_step_counts": (1, 0)},
      "config.discriminator_step_counts=(1, 0) must be a non-empty list of positive integers"),
     ("unknown_objective", {"objectives": ("mle", "wgan")}, "config.objectives=("),
+    ("learning_rate_list", {"generator.learning_rate": (1e-3, 1e-4)},
+     "config.generator.learning_rate=(0.001, 0.0001) must be one value in this experiment"),
 )
 
 
