@@ -430,12 +430,10 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     return objectives.generator_cost_by_index(objective_names, objective, batch), fake_logits
 
   def generator_cost(objective, generator_params, discriminator_params, latents, real):
-    """The run's generator cost, with the samples and their logits as auxiliary output."""
+    """The run's generator cost of a batch of latents (and a data batch)."""
     fake = generator.apply(generator_params, latents)
     nll = data_nll(objective, generator_params, real)
-    cost, fake_logits = batch_cost(
-        objective, generator_params, discriminator_params, fake, real, nll)
-    return cost, (fake, fake_logits)
+    return batch_cost(objective, generator_params, discriminator_params, fake, real, nll)[0]
 
   def generate(generator_params, key, num_samples):
     return generator.apply(generator_params, jax.random.normal(key, (num_samples, latent_dim)))
@@ -553,7 +551,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     # cost on the first discriminator update's data batch).
     real = target.sample(data_key, batch_size)
     latents = jax.random.normal(generator_latent_key, (batch_size, latent_dim))
-    (generator_loss, _), grads = jax.value_and_grad(generator_cost, argnums=1, has_aux=True)(
+    generator_loss, grads = jax.value_and_grad(generator_cost, argnums=1)(
         state.setting.objective, state.generator_params, state.discriminator_params, latents,
         real,
     )
@@ -595,7 +593,7 @@ def make_trainer(config: ml_collections.ConfigDict) -> Trainer:
     in_batches = lambda x: x[: num_batches * batch_size].reshape(num_batches, batch_size, -1)
 
     def batch_cost_and_gradient(batch_latents, batch_real):
-      (cost, _), gradient = jax.value_and_grad(generator_cost, argnums=1, has_aux=True)(
+      cost, gradient = jax.value_and_grad(generator_cost, argnums=1)(
           state.setting.objective, state.generator_params, state.discriminator_params,
           batch_latents, batch_real)
       return cost, ravel_pytree(gradient)[0]
