@@ -4,9 +4,9 @@ step, paired with maximum likelihood itself (the `mle` row) on the same seeds.
 
 A GAN sweep per discriminator setting (``config.oracle``, then each of
 ``config.discriminator_step_counts``), every objective at every seed in each, resumed from
-``workdir/checkpoints/<setting>``. The `mle` and `mmd` costs do not read the
-discriminator, so their runs are the same in every setting: the baseline each setting's
-runs are paired with.
+``workdir/checkpoints/<setting>``. The costs that do not read the discriminator (`mle`,
+`mmd`) would train the same runs in every setting, so they run in the first setting
+alone: each setting's runs are paired with its `mle` runs, the baseline.
 
 Writes to the workdir: config.json; checkpoints/; results.csv (a row per setting,
 objective, seed and evaluation step: the held-out NLL, its excess over the paired `mle`
@@ -25,7 +25,7 @@ import numpy as np
 
 from experiments import checkpoints, plots, workdir as workdir_lib
 from experiments.progress import log_progress
-from gan_theory import gan, metrics, sweep
+from gan_theory import gan, metrics, objectives, sweep
 from gan_theory.validation import ConfigError, check_positive_ints
 
 OUTPUTS = ("config.json", checkpoints.DIRECTORY, "results.csv", "summary.md", "curves.png")
@@ -53,18 +53,32 @@ class Results(NamedTuple):
   sweeps: dict[str, sweep.SweepResult]
 
 
-def settings(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
-  """The GAN sweep config of each discriminator setting, by name, the oracle first."""
-  sweeps = {}
-  names = (["oracle"] if config.oracle else []) + [
+def _reads_discriminator(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  return tuple(name for name in config.objectives if objectives.get(name).reads_discriminator)
+
+
+def _setting(config: ml_collections.ConfigDict, name: str,
+             objective_names: tuple[str, ...]) -> ml_collections.ConfigDict:
+  """The GAN sweep config of the discriminator setting ``name`` ("oracle", "k=5")."""
+  sweep_config = copy.deepcopy(config)
+  sweep_config.experiment = "gan_sweep"
+  sweep_config.discriminator.kind = "oracle" if name == "oracle" else "mlp"
+  sweep_config.discriminator_steps = 1 if name == "oracle" else int(name[2:])
+  sweep_config.objectives = objective_names
+  return sweep_config
+
+
+def _setting_names(config: ml_collections.ConfigDict) -> list[str]:
+  return (["oracle"] if config.oracle else []) + [
       f"k={k}" for k in config.discriminator_step_counts]
-  for name in names:
-    sweep_config = copy.deepcopy(config)
-    sweep_config.experiment = "gan_sweep"
-    sweep_config.discriminator.kind = "oracle" if name == "oracle" else "mlp"
-    sweep_config.discriminator_steps = 1 if name == "oracle" else int(name[2:])
-    sweeps[name] = sweep_config
-  return sweeps
+
+
+def settings(config: ml_collections.ConfigDict) -> dict[str, ml_collections.ConfigDict]:
+  """The GAN sweep config of each discriminator setting, by name, the oracle first: every
+  objective in the first, those that read the discriminator in the others."""
+  first, *others = _setting_names(config)
+  return {first: _setting(config, first, tuple(config.objectives)),
+          **{name: _setting(config, name, _reads_discriminator(config)) for name in others}}
 
 
 def validate(config: ml_collections.ConfigDict) -> None:
@@ -86,6 +100,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     raise ConfigError(
         f"config.objectives={tuple(config.objectives)!r} must include {BASELINE!r}, the"
         " maximum-likelihood baseline every run is paired with")
+  # Every objective by name before their records are read.
+  gan.validate(_setting(config, _setting_names(config)[0], tuple(config.objectives)))
+  if not _reads_discriminator(config):
+    raise ConfigError(
+        f"config.objectives={tuple(config.objectives)!r} must include a cost that reads the"
+        " discriminator, such as 'maximum_likelihood'")
   for sweep_config in settings(config).values():
     gan.validate(sweep_config)
 
@@ -115,14 +135,23 @@ def _by_objective(result: sweep.SweepResult, values: np.ndarray) -> dict[str, np
   return {name: values[objectives == name] for name in dict.fromkeys(result.objectives)}
 
 
-def _quantities(result: sweep.SweepResult) -> dict[str, dict[str, np.ndarray]]:
-  """Each quantity per objective, ``[seeds, evaluations]``; the NLL's excess paired by seed."""
+def _quantities(result: sweep.SweepResult,
+                baseline_nll: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+  """Each quantity per objective, ``[seeds, evaluations]``; the NLL's excess paired by seed
+  with ``baseline_nll``, the `mle` runs' ``[seeds, evaluations]``."""
   nll = _by_objective(result, result.metrics.nll)
   quantities = {"nll": nll,
-                "nll_excess": {name: values - nll[BASELINE] for name, values in nll.items()}}
+                "nll_excess": {name: values - baseline_nll for name, values in nll.items()}}
   for field in ("discriminator_gap", "weight_ess", "generator_grad_variance"):
     quantities[field] = _by_objective(result, getattr(result.metrics, field))
   return quantities
+
+
+def _by_setting(results: Results) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+  """:func:`_quantities` per setting, each paired with the first setting's `mle` runs."""
+  first = next(iter(results.sweeps.values()))
+  baseline_nll = _by_objective(first, first.metrics.nll)[BASELINE]
+  return {name: _quantities(result, baseline_nll) for name, result in results.sweeps.items()}
 
 
 def _cell(values: np.ndarray) -> str:
@@ -147,8 +176,8 @@ def _headline(config: ml_collections.ConfigDict, finals: dict[str, dict]) -> lis
 
 def _summary_md(config: ml_collections.ConfigDict, results: Results) -> str:
   finals = {name: {quantity: {objective: values[:, -1] for objective, values in per.items()}
-                   for quantity, per in _quantities(result).items()}
-            for name, result in results.sweeps.items()}
+                   for quantity, per in quantities.items()}
+            for name, quantities in _by_setting(results).items()}
   objective_names = tuple(config.objectives)
   lines = [
       f"# Does the maximum-likelihood cost recover maximum likelihood? {config.target},"
@@ -166,21 +195,24 @@ def _summary_md(config: ml_collections.ConfigDict, results: Results) -> str:
       *_headline(config, finals),
   ]
   for quantity, description in (("nll", "held-out NLL (nats)"), *_QUANTITIES.items()):
-    rows = [[objective, *(_cell(finals[name][quantity][objective]) for name in finals)]
+    first = next(iter(finals))
+    rows = [[objective, *(_cell(finals[name][quantity][objective])
+                          if objective in finals[name][quantity] else f"as {first}"
+                          for name in finals)]
             for objective in objective_names]
     lines += ["", f"## {description}", "",
               workdir_lib.markdown_table(["objective", *finals], rows)]
   seconds = sum(r.compile_seconds + r.train_seconds for r in results.sweeps.values())
-  lines += ["", f"{len(results.sweeps)} sweeps of {len(objective_names) * config.num_seeds}"
-                f" runs in {seconds:.0f} s, compilation included.", ""]
+  runs = sum(len(result.seeds) for result in results.sweeps.values())
+  lines += ["", f"{len(results.sweeps)} sweeps, {runs} runs in {seconds:.0f} s, compilation"
+                " included.", ""]
   return "\n".join(lines)
 
 
 def _results_csv(results: Results) -> str:
   fields = ("nll", *_QUANTITIES)
   rows = []
-  for name, result in results.sweeps.items():
-    quantities = _quantities(result)
+  for (name, result), quantities in zip(results.sweeps.items(), _by_setting(results).values()):
     seeds = _by_objective(result, result.seeds)
     for objective, objective_seeds in seeds.items():
       for s, seed in enumerate(objective_seeds):
@@ -194,16 +226,21 @@ def _results_csv(results: Results) -> str:
 def report(config: ml_collections.ConfigDict, results: Results) -> dict[str, object]:
   """results.csv, summary.md and curves.png."""
   steps = next(iter(results.sweeps.values())).steps
+  by_setting = _by_setting(results)
+  first = next(iter(by_setting.values()))
   curves, panels = {}, {}
   for quantity, (title, ylabel, scale) in _PANELS.items():
-    for name, result in results.sweeps.items():
-      per_objective = _quantities(result)[quantity]
-      box = f"{quantity}: {name}"
-      # The NLL for every objective; the weights and the distance for the costs they drive.
-      curves[box] = {objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
-                     for objective, values in per_objective.items()
-                     if quantity == "nll_excess" or objective in MAXIMUM_LIKELIHOOD_COSTS}
-      panels[box] = plots.Panel(f"{name}: {title}", ylabel, scale)
+    for name, quantities in by_setting.items():
+      if quantity == "nll_excess":  # Every objective, those run once from the first setting.
+        per_objective = {objective: quantities[quantity].get(objective, first[quantity][objective])
+                         for objective in config.objectives}
+      else:  # The weights and the distance for the costs they drive.
+        per_objective = {objective: values for objective, values in quantities[quantity].items()
+                         if objective in MAXIMUM_LIKELIHOOD_COSTS}
+      curves[f"{quantity}: {name}"] = {
+          objective: tuple(np.asarray(s) for s in metrics.mean_and_stderr(values))
+          for objective, values in per_objective.items()}
+      panels[f"{quantity}: {name}"] = plots.Panel(f"{name}: {title}", ylabel, scale)
   return {
       "results.csv": _results_csv(results),
       "summary.md": _summary_md(config, results),

@@ -123,6 +123,8 @@ ML_COST_BAD_INPUTS = (
     ("zero_discriminator_steps", {"discriminator_step_counts": (1, 0)},
      "config.discriminator_step_counts=(1, 0) must be a non-empty list of positive integers"),
     ("unknown_objective", {"objectives": ("mle", "wgan")}, "config.objectives=("),
+    ("no_cost_reading_the_discriminator", {"objectives": ("mle", "mmd")},
+     "config.objectives=('mle', 'mmd') must include a cost that reads the discriminator"),
     ("learning_rate_list", {"generator.learning_rate": (1e-3, 1e-4)},
      "config.generator.learning_rate=(0.001, 0.0001) must be one value in this experiment"),
 )
@@ -144,6 +146,10 @@ BAD_INPUTS = {
     "digits.py": DIGITS_BAD_INPUTS,
     "likelihood_vs_samples.py": LIKELIHOOD_VS_SAMPLES_BAD_INPUTS,
     "ml_cost.py": ML_COST_BAD_INPUTS,
+    "ml_cost_flow.py": (
+        *(case for case in ML_COST_BAD_INPUTS if case[0] == "oracle_without_a_density"),
+        ("flow_latent_not_the_data_dim", {"latent_dim": 1}, "config.latent_dim=1"),
+    ),
 }
 
 
