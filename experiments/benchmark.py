@@ -16,6 +16,12 @@ Then the MMD permutation test (``gan_theory.two_sample``) of ``--mmd_points`` po
 side with ``--mmd_permutations`` permutations, against a plain numpy loop over
 permutations on the same kernel matrix, timed over ``--numpy_permutations`` of them.
 
+Then, for each of ``--discriminator_steps`` (k discriminator updates per generator update),
+the sweep of ``--setting_runs`` runs: XLA's FLOPs per step and the time per run-step
+against k = 1's, with every run at one pair of learning rates and, at k = 1, with the
+runs spread over ``--learning_rates`` (the same values for both networks, every pair: a
+learning-rate sweep, each rate a leaf of the one program).
+
 With ``--cpu_devices``, it then measures the same sweep of ``--device_runs`` runs on
 1, 2, 4, ... virtual CPU devices, each count in a subprocess of its own (the device
 count is fixed when JAX starts), against the first count.
@@ -24,6 +30,8 @@ The model is the default GAN sweep's (``experiments/configs/ring.py``); ``--conf
 ``--config.<field>`` choose another, as in the launcher (the tests run a shrunken one).
 """
 
+import copy
+import functools
 import json
 import os
 import platform
@@ -37,6 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
+import ml_collections
 from ml_collections import config_flags
 
 from experiments import workdir as workdir_lib
@@ -58,6 +67,17 @@ _ONE_VMAP_UP_TO = flags.DEFINE_integer(
 )
 _CPU_DEVICES = flags.DEFINE_list(
     "cpu_devices", [], "Virtual CPU device counts to measure --device_runs runs on."
+)
+_DISCRIMINATOR_STEPS = flags.DEFINE_list(
+    "discriminator_steps", ["1", "5", "25"],
+    "Discriminator updates per generator update to measure --setting_runs runs at.",
+)
+_SETTING_RUNS = flags.DEFINE_integer(
+    "setting_runs", 16, "Runs of the --discriminator_steps and --learning_rates sweeps."
+)
+_LEARNING_RATES = flags.DEFINE_list(
+    "learning_rates", ["1e-3", "3e-4", "1e-4"],
+    "Learning rates of the learning-rate sweep, for both networks (every pair).",
 )
 _DEVICE_RUNS = flags.DEFINE_integer("device_runs", 64, "Runs of the --cpu_devices sweeps.")
 _MMD_POINTS = flags.DEFINE_integer("mmd_points", 2000, "Points per side of the MMD test.")
@@ -138,20 +158,62 @@ def _machine() -> str:
           f"host {cpu}, {os.cpu_count()} cores; jax {jax.__version__}")
 
 
+def _states(config: ml_collections.ConfigDict, trainer: gan.Trainer, num_runs: int,
+            rates: tuple[float, ...] = ()) -> gan.RunState:
+  """The initial states of ``num_runs`` runs: the objectives in turn, at the config's
+  learning rates, or at every pair of ``rates`` in turn (a learning-rate sweep)."""
+  keys = jax.vmap(jax.random.key)(jnp.arange(num_runs, dtype=jnp.uint32))
+  run = np.arange(num_runs)
+  objective = (run % len(config.objectives)).astype(np.int32)
+  if rates:
+    pair = run // len(config.objectives) % len(rates)**2
+    generator_rate, discriminator_rate = (np.asarray(rates, np.float32)[pair // len(rates)],
+                                          np.asarray(rates, np.float32)[pair % len(rates)])
+  else:
+    one = gan.run_setting(config)
+    generator_rate, discriminator_rate = (np.full(num_runs, rate) for rate in one[1:])
+  settings = gan.RunSetting(objective, generator_rate, discriminator_rate)
+  return jax.vmap(trainer.init)(keys, settings)
+
+
+def _discriminator_steps_and_learning_rates(config: ml_collections.ConfigDict,
+                                            min_seconds: float) -> None:
+  """The sweep of ``--setting_runs`` runs at each of ``--discriminator_steps``, and with
+  its runs spread over the pairs of ``--learning_rates``. No FLOP counts: XLA's cost
+  analysis counts the body of the discriminator updates' loop once, whatever k."""
+  num_runs = _SETTING_RUNS.value
+  rates = tuple(map(float, _LEARNING_RATES.value))
+  print()
+  print(f"{num_runs} runs by discriminator updates per generator update (k), and a"
+        f" learning-rate sweep over {rates} x {rates}:")
+  print()
+  print(workdir_lib.markdown_table(
+      ["k", "learning rates", "compile s", "run-steps/s",
+       "time per run-step against k = 1, one pair"], (), align="r" * 5,
+  ))
+  baseline = None
+  for steps in map(int, _DISCRIMINATOR_STEPS.value):
+    k_config = copy.deepcopy(config)
+    k_config.discriminator_steps = steps
+    trainer = gan.make_trainer(k_config)
+    for spread in ((), rates) if steps == 1 else ((),):
+      states = functools.partial(_states, k_config, trainer, rates=spread)
+      figures = _measure_sweep(trainer, states, num_runs, 0.0, min_seconds)
+      baseline = baseline or figures["run_steps"]
+      print(workdir_lib.markdown_row([
+          steps, f"{len(spread)**2} pairs" if spread else "one pair",
+          f"{figures['compile_seconds']:.1f}", f"{figures['run_steps']:.0f}",
+          f"{baseline / figures['run_steps']:.2f}x",
+      ]))
+
+
 def main(argv: list[str]) -> None:
   del argv
   min_seconds = _MIN_SECONDS.value
   config = _CONFIG.value
   config.eval_every = config.num_steps = _STEPS_PER_CALL.value
   trainer = gan.make_trainer(config)
-  num_objectives = len(config.objectives)
-
-  def states(num_runs: int) -> gan.RunState:
-    keys = jax.vmap(jax.random.key)(jnp.arange(num_runs, dtype=jnp.uint32))
-    objective = np.arange(num_runs, dtype=np.int32) % num_objectives
-    one = gan.run_setting(config)
-    settings = gan.RunSetting(objective, *(np.full(num_runs, rate) for rate in one[1:]))
-    return jax.vmap(trainer.init)(keys, settings)
+  states = functools.partial(_states, config, trainer)
 
   if _JSON.value:  # A subprocess: the parent has counted the FLOPs.
     for num_runs in map(int, _RUNS.value):
@@ -208,6 +270,7 @@ def main(argv: list[str]) -> None:
         f"{figures['memory_per_run'] / 2**20:.2f}", one_vmap,
     ]))
 
+  _discriminator_steps_and_learning_rates(config, min_seconds)
   _permutation_test()
   if _CPU_DEVICES.value:
     _device_scaling(peak, period_flops)

@@ -23,7 +23,8 @@ class BenchmarkTest(absltest.TestCase):
     process = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", "--runs=3", "--steps_per_call=2",
          "--min_seconds=0", "--matmul_size=128", "--one_vmap_up_to=0", "--cpu_devices=2",
-         "--device_runs=3", "--mmd_points=50", "--mmd_permutations=20",
+         "--device_runs=3", "--discriminator_steps=1,2", "--setting_runs=4",
+         "--learning_rates=1e-3,1e-4", "--mmd_points=50", "--mmd_permutations=20",
          "--numpy_permutations=2", *TINY],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
@@ -31,7 +32,9 @@ class BenchmarkTest(absltest.TestCase):
     for figure in ("model: ring config, generator and discriminator (16, 16) relu MLPs, batch 32",
                    "f32 matmul peak", "MFLOP per training step", "Python loop over a jitted step",
                    "| 3 | 1 x 3 |", "3 runs on virtual CPU devices",
-                   "| 2 | 2 x 2 |", "MMD permutation test, 50 points a side",
+                   "| 2 | 2 x 2 |", "4 runs by discriminator updates per generator update",
+                   "| 1 | one pair |", "| 1 | 4 pairs |", "| 2 | one pair |",
+                   "MMD permutation test, 50 points a side",
                    "numpy loop over permutations"):
       self.assertIn(figure, process.stdout)
 
