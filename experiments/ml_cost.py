@@ -30,6 +30,8 @@ from gan_theory.validation import ConfigError, check_positive_ints
 
 OUTPUTS = ("config.json", checkpoints.DIRECTORY, "results.csv", "summary.md", "curves.png")
 BASELINE = "mle"
+# The signed-rank test's level in the headline.
+_LEVEL = 0.05
 # The costs whose answer the experiment is about.
 MAXIMUM_LIKELIHOOD_COSTS = ("maximum_likelihood", "maximum_likelihood_self_normalized")
 # What the tables show, by EvalMetrics field.
@@ -160,18 +162,30 @@ def _cell(values: np.ndarray) -> str:
 
 
 def _headline(config: ml_collections.ConfigDict, finals: dict[str, dict]) -> list[str]:
-  """Per maximum-likelihood cost, the settings where its final NLL is within two standard
-  errors of the paired mle run's."""
-  lines = []
+  """Per maximum-likelihood cost and setting, the final NLL's paired excess over `mle`'s;
+  the settings where it is within two standard errors and the signed-rank test does not
+  tell the two apart (a mean's standard error says little of a heavy-tailed NLL)."""
+  rows, lines = [], []
   for cost in (c for c in MAXIMUM_LIKELIHOOD_COSTS if c in config.objectives):
     close = []
     for name, quantities in finals.items():
-      mean, stderr = metrics.mean_and_stderr(quantities["nll_excess"][cost])
-      if abs(float(mean)) <= 2 * float(stderr):
+      excess = np.asarray(quantities["nll_excess"][cost], np.float64)
+      mean, stderr = metrics.mean_and_stderr(excess)
+      p_value = metrics.signed_rank_p_value(excess)
+      if abs(float(mean)) <= 2 * float(stderr) and p_value >= _LEVEL:
         close.append(name)
-    lines.append(f"- `{cost}`: within two standard errors of `mle` with the discriminator"
+      rows.append([f"`{cost}`", name, _cell(excess), f"{np.nanmedian(excess):.4g}",
+                   f"{np.sum(excess > 0)} of {np.sum(~np.isnan(excess))}", f"{p_value:.2g}"])
+    lines.append(f"- `{cost}`: as `{BASELINE}` with the discriminator"
                  f" {', '.join(close) if close else 'of no setting'}.")
-  return lines
+  return [
+      *lines, "",
+      f"A cost is as `{BASELINE}` where its paired excess is within two standard errors of 0"
+      f" and Wilcoxon's signed-rank test does not reject 0 at {_LEVEL:.0%}.", "",
+      workdir_lib.markdown_table(
+          ["cost", "discriminator", "NLL minus mle's (nats)", "median",
+           "seeds above mle", "signed-rank p"], rows),
+  ]
 
 
 def _summary_md(config: ml_collections.ConfigDict, results: Results) -> str:

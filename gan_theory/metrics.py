@@ -85,6 +85,21 @@ def mean_and_stderr(values: jax.Array, axis: int = 0) -> tuple[jax.Array, jax.Ar
   return mean, jnp.where(n > 1, stderr, jnp.nan)
 
 
+def signed_rank_p_value(differences: np.ndarray) -> float:
+  """The two-sided p-value of Wilcoxon's signed-rank test that paired ``differences`` are
+  centred on 0 (``scipy.stats.wilcoxon``, exact for up to 50 pairs without ties).
+
+  Where a mean's standard error says little, it still does: the ranks ignore how far a
+  heavy tail reaches. 8 differences of one sign give 2 / 2^8 = 0.0078. NaNs are left
+  out; differences all 0 give 1.
+  """
+  differences = np.asarray(differences, np.float64)
+  differences = differences[~np.isnan(differences)]
+  if not np.any(differences):
+    return 1.0
+  return float(stats.wilcoxon(differences).pvalue)
+
+
 def power_law_exponent(x: np.ndarray, y: np.ndarray) -> float:
   """The exponent ``b`` of ``y ~ c x^b``: the least-squares slope of ``log y`` on ``log x``.
 

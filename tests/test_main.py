@@ -174,7 +174,9 @@ class GanSweepTest(absltest.TestCase):
         self.assertLess(abs(float(by["oracle", "maximum_likelihood", seed, step]
                                   ["discriminator_gap"])), 1e-5)
     summary = (workdir / "summary.md").read_text()
-    self.assertIn("- `maximum_likelihood`: within two standard errors of `mle`", summary)
+    self.assertIn("- `maximum_likelihood`: as `mle` with the discriminator", summary)
+    self.assertIn("| cost | discriminator | NLL minus mle's (nats) | median | seeds above mle |"
+                  " signed-rank p |", summary)
     self.assertIn("| objective | oracle | k=2 |", summary)
     self.assertRegex(summary, r"\| mmd \| [-0-9.e]+ ± [0-9.e]+ \| as oracle \|")
 

@@ -1,5 +1,6 @@
 """Tests for gan_theory.metrics: mode coverage of mixture samples and seed statistics."""
 
+import itertools
 import math
 
 import chex
@@ -7,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
+from scipy import stats
 
 from gan_theory import distributions, metrics
 
@@ -164,6 +166,29 @@ class MeanAndStderrTest(parameterized.TestCase):
     chex.assert_shape(stderr, (3,))
     self.assertTrue(np.all(np.isnan(stderr)))
 
+
+
+class SignedRankPValueTest(absltest.TestCase):
+
+  def test_matches_the_exact_null_distribution(self):
+    # Under the null every sign pattern of the ranks is equally likely: enumerate all 2^8.
+    differences = np.array([0.3, -1.2, 2.5, 0.7, -0.1, 4.0, 1.1, -2.2])
+    ranks = stats.rankdata(np.abs(differences))
+    observed = np.sum(ranks[differences > 0])
+    signs = np.array(list(itertools.product((0, 1), repeat=8)))
+    statistics = signs @ ranks
+    centre = np.sum(ranks) / 2
+    p_value = np.mean(np.abs(statistics - centre) >= abs(observed - centre))
+    self.assertAlmostEqual(metrics.signed_rank_p_value(differences), p_value, places=12)
+
+  def test_one_sign_in_eight_pairs_however_far(self):
+    for scale in (1e-4, 1.0, 1e6):
+      self.assertAlmostEqual(metrics.signed_rank_p_value(scale * np.arange(1, 9)), 2 / 2**8)
+
+  def test_nan_left_out_and_all_zero_is_one(self):
+    self.assertAlmostEqual(metrics.signed_rank_p_value(np.array([np.nan, 1, 2, 3, 4])),
+                           metrics.signed_rank_p_value(np.array([1, 2, 3, 4])))
+    self.assertEqual(metrics.signed_rank_p_value(np.zeros(8)), 1.0)
 
 
 class PowerLawExponentTest(absltest.TestCase):

@@ -3,7 +3,9 @@
 The setting of the GAN sweep's collapse (docs/gan_sweep.md): the ring's eight narrow modes,
 the RealNVP generator of ``ring_flow`` (whose density the oracle and the NLL read) and
 the 128x128 discriminator, trained by each cost against the oracle and against
-discriminators trained k steps per generator step. ``--config.target=grid`` runs the grid.
+discriminators trained k = 1, 5 and 25 steps per generator step (docs/ml_cost.md gives the
+time; k = 100, ``--config.discriminator_step_counts=100``, takes about four times k = 25's).
+``--config.target=grid`` runs the grid.
 """
 
 import ml_collections
