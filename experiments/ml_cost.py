@@ -86,9 +86,10 @@ def settings(config: ml_collections.ConfigDict) -> dict[str, ml_collections.Conf
 def validate(config: ml_collections.ConfigDict) -> None:
   """Checks every field the experiment reads: its own, then each sweep's
   (:func:`gan_theory.gan.validate`)."""
-  check_positive_ints(config, "discriminator_step_counts")
   if not isinstance(config.oracle, bool):
     raise ConfigError(f"config.oracle={config.oracle!r} must be True or False")
+  if not (config.oracle and not config.discriminator_step_counts):  # Empty: the oracle alone.
+    check_positive_ints(config, "discriminator_step_counts")
   if config.oracle and config.generator.kind not in gan.DENSITY_GENERATORS:
     raise ConfigError(
         f"config.oracle=True needs the generator's density: config.generator.kind="

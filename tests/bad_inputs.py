@@ -122,6 +122,8 @@ ML_COST_BAD_INPUTS = (
      "config.oracle=True needs the generator's density"),
     ("zero_discriminator_steps", {"discriminator_step_counts": (1, 0)},
      "config.discriminator_step_counts=(1, 0) must be a non-empty list of positive integers"),
+    ("no_discriminator", {"oracle": False, "discriminator_step_counts": ()},
+     "config.discriminator_step_counts=() must be a non-empty list of positive integers"),
     ("unknown_objective", {"objectives": ("mle", "wgan")}, "config.objectives=("),
     ("no_cost_reading_the_discriminator", {"objectives": ("mle", "mmd")},
      "config.objectives=('mle', 'mmd') must include a cost that reads the discriminator"),

@@ -180,6 +180,11 @@ class GanSweepTest(absltest.TestCase):
     self.assertIn("| objective | oracle | k=2 |", summary)
     self.assertRegex(summary, r"\| mmd \| [-0-9.e]+ ± [0-9.e]+ \| as oracle \|")
 
+  def test_ml_cost_may_run_the_oracle_alone(self):
+    config = tiny_ml_cost_config(discriminator_step_counts=())
+    ml_cost.validate(config)
+    self.assertEqual(list(ml_cost.settings(config)), ["oracle"])
+
   def test_a_flow_sweep_reports_likelihoods_and_divergences(self):
     workdir = Path(self.create_tempdir().full_path)
     names = ("non_saturating", "mle")

@@ -25,7 +25,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.batch_size = 128
   config.objectives = ("maximum_likelihood", "maximum_likelihood_self_normalized", "mle",
                        "minimax", "non_saturating", "mmd")
-  # The discriminators, one sweep each: the oracle, then trained k steps per generator step.
+  # The discriminators, one sweep each: the oracle, then trained k steps per generator step
+  # for each k (none: the oracle alone).
   config.oracle = True
   config.discriminator_step_counts = (1, 5, 25)
   config.num_seeds = 8
