@@ -4,7 +4,7 @@ The 1-D problem of the theory experiment, p_data = N(-2, 0.5^2) / 2 + N(2, 0.5^2
 the Gaussian generator x = mean + std z (two parameters; the maximum-likelihood fit is
 N(0, 2.06^2)), trained by each cost against the oracle discriminator and against MLP
 discriminators trained 1, 5 and 25 steps per generator step, beside maximum likelihood
-itself (`mle`) on the same seeds (about 10 minutes on a 2-core CPU;
+itself (`mle`) on the same seeds (about 6 minutes on a 2-core CPU;
 ``--config.discriminator_step_counts=1,5,25,100`` adds k = 100). ``ml_cost_flow.py`` runs the
 ring and the grid with the flow generator.
 """
