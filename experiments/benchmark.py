@@ -90,9 +90,6 @@ _NUMPY_PERMUTATIONS = flags.DEFINE_integer(
 _JSON = flags.DEFINE_bool(
     "json", False, "Only measure the --runs sweeps; print one JSON line each (for subprocesses)."
 )
-_PERIOD_FLOPS = flags.DEFINE_float(
-    "period_flops", 0.0, "With --json: FLOPs of one period, as measured by the parent process."
-)
 
 
 def _flops(function: Callable, *args) -> float:
@@ -126,7 +123,7 @@ def _memory_bytes(compiled) -> float:
 
 def _measure_sweep(
     trainer: gan.Trainer, states: Callable[[int], gan.RunState], num_runs: int,
-    period_flops: float, min_seconds: float,
+    min_seconds: float,
 ) -> dict:
   """Compile time, speed and memory of the sweep's own period program over ``num_runs``."""
   where = sharding.layout(num_runs, vmap_size=0)
@@ -139,9 +136,9 @@ def _measure_sweep(
   return {
       "layout": f"{where.mesh.size} x {where.group_size}",
       "compile_seconds": compile_seconds,
-      # Padding runs do no work for you, but they do compute.
       "run_steps": num_runs * _STEPS_PER_CALL.value / seconds,
-      "flops": where.padded_runs * period_flops / seconds,
+      # Padding runs compute too: times one period's FLOPs, the work rate.
+      "padded_run_periods_per_second": where.padded_runs / seconds,
       "memory_per_run": _memory_bytes(period) / where.padded_runs,
   }
 
@@ -198,7 +195,7 @@ def _discriminator_steps_and_learning_rates(config: ml_collections.ConfigDict,
     trainer = gan.make_trainer(k_config)
     for spread in ((), rates) if steps == 1 else ((),):
       states = functools.partial(_states, k_config, trainer, rates=spread)
-      figures = _measure_sweep(trainer, states, num_runs, 0.0, min_seconds)
+      figures = _measure_sweep(trainer, states, num_runs, min_seconds)
       baseline = baseline or figures["run_steps"]
       print(workdir_lib.markdown_row([
           steps, f"{len(spread)**2} pairs" if spread else "one pair",
@@ -215,11 +212,9 @@ def main(argv: list[str]) -> None:
   trainer = gan.make_trainer(config)
   states = functools.partial(_states, config, trainer)
 
-  if _JSON.value:  # A subprocess: the parent has counted the FLOPs.
+  if _JSON.value:  # A subprocess: the parent counts the FLOPs.
     for num_runs in map(int, _RUNS.value):
-      print(json.dumps(
-          _measure_sweep(trainer, states, num_runs, _PERIOD_FLOPS.value, min_seconds)
-      ))
+      print(json.dumps(_measure_sweep(trainer, states, num_runs, min_seconds)))
     return
   one = trainer.init(jax.random.key(0), gan.run_setting(config))
   step_flops = _flops(trainer.train_step, one)
@@ -256,7 +251,8 @@ def main(argv: list[str]) -> None:
       align="r" * 9,
   ))
   for num_runs in map(int, _RUNS.value):
-    figures = _measure_sweep(trainer, states, num_runs, period_flops, min_seconds)
+    figures = _measure_sweep(trainer, states, num_runs, min_seconds)
+    flops = figures["padded_run_periods_per_second"] * period_flops
     one_vmap = "-"
     if num_runs <= _ONE_VMAP_UP_TO.value and jax.device_count() == 1:
       batch = states(num_runs)
@@ -265,8 +261,8 @@ def main(argv: list[str]) -> None:
       one_vmap = f"{num_runs * _STEPS_PER_CALL.value / one_vmap_seconds:.0f}"
     print(workdir_lib.markdown_row([
         num_runs, figures["layout"], f"{figures['compile_seconds']:.1f}",
-        f"{figures['run_steps']:.0f}", f"{figures['flops'] / 1e9:.1f}",
-        f"{figures['flops'] / peak:.1%}", f"{figures['run_steps'] / loop_rate:.2f}x",
+        f"{figures['run_steps']:.0f}", f"{flops / 1e9:.1f}",
+        f"{flops / peak:.1%}", f"{figures['run_steps'] / loop_rate:.2f}x",
         f"{figures['memory_per_run'] / 2**20:.2f}", one_vmap,
     ]))
 
@@ -332,7 +328,7 @@ def _device_scaling(peak: float, period_flops: float) -> None:
     process = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", f"--runs={_DEVICE_RUNS.value}",
          f"--steps_per_call={_STEPS_PER_CALL.value}", f"--min_seconds={_MIN_SECONDS.value}",
-         "--json", f"--period_flops={period_flops!r}",
+         "--json",
          *(arg for arg in sys.argv[1:] if arg.startswith("--config"))],
         env={**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": str(count)},
         capture_output=True, text=True, check=True,
@@ -341,7 +337,8 @@ def _device_scaling(peak: float, period_flops: float) -> None:
     first = first or figures["run_steps"]
     print(workdir_lib.markdown_row([
         count, figures["layout"], f"{figures['compile_seconds']:.1f}",
-        f"{figures['run_steps']:.0f}", f"{figures['flops'] / peak:.1%}",
+        f"{figures['run_steps']:.0f}",
+        f"{figures['padded_run_periods_per_second'] * period_flops / peak:.1%}",
         f"{figures['run_steps'] / first:.2f}x", f"{figures['memory_per_run'] / 2**20:.2f}",
     ]))
 
