@@ -11,6 +11,11 @@ Monte Carlo bound is a differentiable function of ``q``'s parameters. With ``k``
   since the mean of ``k`` weights is the average of the means of its ``k - 1``-subsets,
   ``L_{k-1} <= L_k``: in particular ``L_1 <= L_2``.
 
+Three estimators of ``L_k``'s gradient in ``q``'s parameters (:class:`EncoderGradient`,
+:func:`iwae_objective`): the reparameterized one, sticking the landing (Roeder et al. 2017)
+and the doubly reparameterized one (DReG, Tucker et al. 2018); the model's gradient is the
+same for all three.
+
 The linear-Gaussian model ``p(z) = N(0, I)``, ``p(x | z) = N(W z + b, s^2 I)`` has a closed
 form ``log p(x)`` and posterior, against which the bounds can be measured exactly.
 Per-datapoint Gaussians optimized alone (the mean field ``q*``, :func:`fit_mean_field`)
@@ -28,7 +33,9 @@ import optax
 from jax.scipy.stats import multivariate_normal
 
 __all__ = [
+    "ENCODER_GRADIENTS",
     "DiagonalGaussian",
+    "EncoderGradient",
     "FullCovarianceGaussian",
     "ImportanceEstimates",
     "LinearEncoder",
@@ -40,6 +47,7 @@ __all__ = [
     "gaussian_log_prob",
     "importance_estimates",
     "iwae_bound",
+    "iwae_objective",
     "linear_encoder",
     "linear_gaussian_bound",
     "linear_gaussian_log_joint",
@@ -147,6 +155,84 @@ def iwae_bound(log_weights: jax.Array, axis: int = -1) -> jax.Array:
   """
   k = log_weights.shape[axis]
   return jax.nn.logsumexp(log_weights, axis=axis) - math.log(k)
+
+
+class EncoderGradient(NamedTuple):
+  """An estimator of ``L_k``'s gradient in ``q``'s parameters ``phi``, as two numbers.
+
+  With ``z_i = mean + L eps_i``, ``w_i = p(x, z_i) / q(z_i)`` and ``v_i = w_i / sum_j w_j``,
+  the reparameterized gradient is ``sum_i v_i (d log w_i / d z_i  d z_i / d phi
+  - d log q(z_i) / d phi)``: a path term and a score term. The score term has expectation
+  0 at ``k = 1`` and is what makes the estimator's variance stay as ``q`` nears the posterior:
+  sticking the landing (STL, Roeder et al. 2017) drops it, unbiased at ``k = 1`` only. DReG
+  (Tucker et al. 2018) reparameterizes it once more: unbiased for every ``k``, the
+  gradient is ``sum_i v_i^2 d log w_i / d z_i  d z_i / d phi``.
+
+  Both fields are floats in {0, 1} and may be vmapped leaves, so runs with different
+  estimators share one program; :data:`ENCODER_GRADIENTS` names the three.
+
+  Attributes:
+    score_term: 1 keeps the score term (reparameterized), 0 drops it (STL, DReG).
+    squared_weights: 1 weights each sample's path term by ``v_i^2`` (DReG), 0 by ``v_i``.
+  """
+
+  score_term: jax.Array | float
+  squared_weights: jax.Array | float
+
+
+ENCODER_GRADIENTS = {
+    "reparameterized": EncoderGradient(score_term=1.0, squared_weights=0.0),
+    "stl": EncoderGradient(score_term=0.0, squared_weights=0.0),
+    "dreg": EncoderGradient(score_term=0.0, squared_weights=1.0),
+}
+
+
+def _value_while_tracing(x: jax.Array | float) -> float | None:
+  """``x``'s value when it is known at trace time (a Python or numpy number), else None."""
+  return None if isinstance(x, jax.core.Tracer) else float(x)
+
+
+def iwae_objective(
+    log_joint: Callable[[jax.Array], jax.Array],
+    q: Gaussian,
+    noise: jax.Array,
+    encoder_gradient: EncoderGradient = ENCODER_GRADIENTS["reparameterized"],
+) -> jax.Array:
+  """The ``k``-sample IWAE bound estimate, whose gradient in ``q`` is ``encoder_gradient``'s.
+
+  Its value is ``iwae_bound(log_weights(log_joint, q, noise))`` whatever the estimator, and
+  so is its gradient in whatever ``log_joint`` closes over (the model).
+
+  Args:
+    log_joint: ``z [k, d] -> log p(x, z) [k]`` for the one ``x`` that ``q`` approximates.
+    q: the proposal, of batch shape ``()``.
+    noise: ``[k, d]`` standard normal draws.
+    encoder_gradient: the estimator. A field known at trace time costs nothing when 0; a
+      traced ``squared_weights`` (a vmapped leaf) costs DReG's extra forward pass of
+      ``log_joint`` (for the weights) in every run.
+
+  Returns:
+    The scalar estimate.
+  """
+  z = reparameterize(q, noise)
+  fixed = jax.lax.stop_gradient(q)
+  if _value_while_tracing(encoder_gradient.squared_weights) != 0.0:
+    # DReG: sample i's path term weighted by v_i^2 rather than v_i, by scaling the cotangent
+    # of z_i by v_i; z keeps its value exactly (z + v * 0).
+    normalized = jax.nn.softmax(
+        jax.lax.stop_gradient(log_joint(z) - gaussian_log_prob(fixed, z))
+    )
+    scale = 1.0 + encoder_gradient.squared_weights * (normalized - 1.0)
+    still = jax.lax.stop_gradient(z)
+    z = still + scale[:, None] * (z - still)
+  score_term = _value_while_tracing(encoder_gradient.score_term)
+  if score_term == 1.0:
+    log_q = gaussian_log_prob(q, z)
+  else:
+    log_q = gaussian_log_prob(fixed, z)  # d log q / d z only: no score term.
+    if score_term != 0.0:  # Adds score_term times the score term; log q's value is kept.
+      log_q = log_q + encoder_gradient.score_term * (gaussian_log_prob(q, z) - log_q)
+  return iwae_bound(log_joint(z) - log_q)
 
 
 class ImportanceEstimates(NamedTuple):
@@ -328,14 +414,18 @@ def linear_gaussian_posterior(model: LinearGaussian, x: jax.Array) -> FullCovari
 
 
 def linear_gaussian_bound(
-    model: LinearGaussian, encoder: LinearEncoder, x: jax.Array, noise: jax.Array
+    model: LinearGaussian,
+    encoder: LinearEncoder,
+    x: jax.Array,
+    noise: jax.Array,
+    encoder_gradient: EncoderGradient = ENCODER_GRADIENTS["reparameterized"],
 ) -> jax.Array:
   """The ``k``-sample IWAE bound estimate of one ``x`` ``[D]``, from ``noise`` ``[k, d]``.
 
-  Differentiable in the model and the encoder: its gradients are the IWAE's.
+  Differentiable in the model and the encoder: the model's gradient is the IWAE's, the
+  encoder's ``encoder_gradient``'s (:func:`iwae_objective`).
   """
-  return iwae_bound(
-      log_weights(
-          lambda z: linear_gaussian_log_joint(model, x, z), linear_encoder(encoder, x), noise
-      )
+  return iwae_objective(
+      lambda z: linear_gaussian_log_joint(model, x, z), linear_encoder(encoder, x), noise,
+      encoder_gradient,
   )

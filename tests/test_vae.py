@@ -207,6 +207,113 @@ class LinearGaussianTest(absltest.TestCase):
     self.assertLess(float(mean), log_p_x + 4 * float(stderr))
 
 
+def _gradient_replicates(name: str, k: int, replicates: int, seed: int = 20):
+  """``replicates`` gradients ``(model, encoder)`` of one point's ``L_k`` estimate by the
+  estimator ``name``; replicate ``r`` draws the same noise for every estimator."""
+  model = _model()
+  encoder = _mismatched_encoder(model)
+  x = vae.linear_gaussian_sample(jax.random.key(seed), model, 1)[0]
+  noise = jax.random.normal(jax.random.key(seed + 1), (replicates, k, LATENT_DIM))
+  gradient = jax.grad(vae.linear_gaussian_bound, argnums=(0, 1))
+  return jax.jit(jax.vmap(
+      lambda e: gradient(model, encoder, x, e, vae.ENCODER_GRADIENTS[name])
+  ))(noise)
+
+
+def _encoder_difference_in_stderrs(first, second) -> np.ndarray:
+  """Every encoder gradient entry's mean difference between two paired sets of
+  :func:`_gradient_replicates`, in its standard errors (the model's do not differ)."""
+  first, second = first[1], second[1]
+  difference = np.concatenate([np.asarray(a - b, np.float64).reshape(len(a), -1)
+                               for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(second))],
+                              axis=1)
+  mean, stderr = difference.mean(0), difference.std(0, ddof=1) / math.sqrt(len(difference))
+  return np.abs(mean) / stderr
+
+
+class EncoderGradientTest(parameterized.TestCase):
+
+  @parameterized.parameters("reparameterized", "stl", "dreg")
+  def test_value_and_model_gradient_are_the_iwae_bounds(self, name):
+    model = _model()
+    encoder = _mismatched_encoder(model)
+    x = vae.linear_gaussian_sample(jax.random.key(15), model, 1)[0]
+    noise = jax.random.normal(jax.random.key(16), (7, LATENT_DIM))
+    value, (model_gradient, _) = jax.value_and_grad(vae.linear_gaussian_bound, argnums=(0, 1))(
+        model, encoder, x, noise, vae.ENCODER_GRADIENTS[name]
+    )
+    expected, (expected_model_gradient, _) = jax.value_and_grad(
+        vae.linear_gaussian_bound, argnums=(0, 1)
+    )(model, encoder, x, noise)
+    self.assertEqual(float(value), float(expected))
+    chex.assert_trees_all_close(model_gradient, expected_model_gradient, rtol=1e-6, atol=1e-6)
+
+  def test_estimators_as_vmapped_leaves_equal_each_alone(self):
+    model = _model()
+    encoder = _mismatched_encoder(model)
+    x = vae.linear_gaussian_sample(jax.random.key(17), model, 1)[0]
+    noise = jax.random.normal(jax.random.key(18), (7, LATENT_DIM))
+    gradient = jax.grad(vae.linear_gaussian_bound, argnums=(0, 1))
+    names = tuple(vae.ENCODER_GRADIENTS)
+    leaves = jax.tree.map(lambda *values: jnp.asarray(values, jnp.float32),
+                          *vae.ENCODER_GRADIENTS.values())
+    swept = jax.jit(jax.vmap(lambda e: gradient(model, encoder, x, noise, e)))(leaves)
+    for index, name in enumerate(names):
+      alone = gradient(model, encoder, x, noise, vae.ENCODER_GRADIENTS[name])
+      chex.assert_trees_all_close(jax.tree.map(lambda a: a[index], swept), alone,
+                                  rtol=1e-5, atol=1e-6)
+
+  def test_stl_and_dreg_vanish_at_the_exact_posterior(self):
+    # With q = p(z | x) every log-weight is log p(x), whatever z: the path term is 0, and
+    # with it STL's and DReG's gradient, exactly; the reparameterized one keeps the score.
+    model = _model()
+    x = vae.linear_gaussian_sample(jax.random.key(19), model, 1)[0]
+    posterior = vae.linear_gaussian_posterior(model, x)
+    noise = jax.random.normal(jax.random.key(20), (5, LATENT_DIM))
+
+    def gradient(name):
+      return jax.grad(lambda q: vae.iwae_objective(
+          lambda z: vae.linear_gaussian_log_joint(model, x, z), q, noise,
+          vae.ENCODER_GRADIENTS[name]))(posterior)
+
+    for name in ("stl", "dreg"):
+      chex.assert_trees_all_close(gradient(name), jax.tree.map(jnp.zeros_like, posterior),
+                                  atol=1e-5)
+    self.assertGreater(float(jnp.max(jnp.abs(gradient("reparameterized").mean))), 0.1)
+
+  def test_dreg_is_stl_at_one_sample(self):
+    model_and_encoder = [_gradient_replicates(name, k=1, replicates=3) for name in ("stl", "dreg")]
+    chex.assert_trees_all_close(*model_and_encoder, rtol=1e-6, atol=1e-7)
+
+  @parameterized.parameters(("dreg", 8), ("stl", 1))
+  def test_unbiased_for_the_iwae_gradient(self, name, k):
+    # Paired with the reparameterized gradient (the same noise): every entry's mean
+    # difference within 4 standard errors of 0.
+    replicates = 20_000
+    self.assertLess(np.max(_encoder_difference_in_stderrs(
+        _gradient_replicates(name, k, replicates),
+        _gradient_replicates("reparameterized", k, replicates),
+    )), 4.0)
+
+  def test_stl_is_biased_beyond_one_sample(self):
+    # The same comparison finds the bias Tucker et al. (2018) show for STL at k > 1: the
+    # test above can fail.
+    replicates = 20_000
+    self.assertGreater(np.max(_encoder_difference_in_stderrs(
+        _gradient_replicates("stl", 8, replicates),
+        _gradient_replicates("reparameterized", 8, replicates),
+    )), 8.0)
+
+  def test_gradients_finite_far_from_the_posterior(self):
+    model = _model()
+    encoder = _mismatched_encoder(model)._replace(bias=jnp.full(LATENT_DIM, 300.0))
+    x = vae.linear_gaussian_sample(jax.random.key(21), model, 1)[0]
+    noise = jax.random.normal(jax.random.key(22), (50, LATENT_DIM))
+    for name in vae.ENCODER_GRADIENTS:
+      chex.assert_tree_all_finite(jax.grad(vae.linear_gaussian_bound, argnums=(0, 1))(
+          model, encoder, x, noise, vae.ENCODER_GRADIENTS[name]))
+
+
 class MeanFieldTest(absltest.TestCase):
 
   def test_converges_to_a_diagonal_posterior(self):
