@@ -2,7 +2,7 @@
 
 Writes to the workdir: config.json; bounds.csv (each bound L_k, averaged over the data,
 per replicate, with the exact log p(x)); snr.csv (the signal-to-noise ratio of each
-parameter's gradient of L_k, per parameter entry and k); estimator_variance.csv (the
+parameter's gradient of L_k, per encoder gradient estimator, parameter entry and k); estimator_variance.csv (the
 pathwise and score-function estimators of a quadratic's gradient, per covariance,
 dimension and parameter); summary.md (the tables and fitted slopes); bounds.png, snr.png
 and estimator_variance.png. :mod:`gan_theory.studies.iwae_bounds` computes them all.
@@ -89,10 +89,10 @@ def _bounds_csv(results: study.Results) -> str:
 def _snr_csv(results: study.Results) -> str:
   per_entry = results.snr.per_entry
   return workdir_lib.csv_text(
-      ["part", "parameter", "entry", "k", "snr"],
-      ([part, name, entry, k, f"{value:.9g}"]
+      ["encoder_gradient", "part", "parameter", "entry", "k", "snr"],
+      ([estimator, part, name, entry, k, f"{value:.9g}"]
        for index, k in enumerate(results.ks)
-       for (part, name), values in per_entry.items()
+       for (estimator, part, name), values in per_entry.items()
        for entry, value in enumerate(np.ravel(values[index]))),
   )
 
@@ -127,11 +127,15 @@ def _summary_md(config: ml_collections.ConfigDict, results: study.Results) -> st
     rows.append([k, f"{bounds.mean[index]:.5f} ± {bounds.stderr[index]:.1g}",
                  f"{bounds.gap[index]:.3g}", step])
   snr_rows = []
-  for (part, name), values in snr.mean.items():
-    above, fit = snr.above_floor[part, name], snr.fits[part, name]
+  first_estimator = config.encoder_gradients[0]
+  for (estimator, part, name), values in snr.mean.items():
+    if part == "decoder" and estimator != first_estimator:
+      continue  # The same draws and the same decoder gradient for every estimator.
+    above, fit = snr.above_floor[estimator, part, name], snr.fits[estimator, part, name]
     cells = [f"{v:.3g}" if a else f"({v:.2g})" for v, a in zip(values, above)]
     exponent = f"{fit.exponent:+.3f}" if math.isfinite(fit.exponent) else "-"
-    snr_rows.append([part, name, *cells, exponent, _fitted_range(ks, fit)])
+    snr_rows.append([part, "any" if part == "decoder" else estimator, name, *cells, exponent,
+                     _fitted_range(ks, fit)])
   variance_rows = []
   for covariance in study.COVARIANCES:
     for name in _GAUSSIAN_FIELDS[covariance]:
@@ -175,11 +179,15 @@ def _summary_md(config: ml_collections.ConfigDict, results: study.Results) -> st
       f" parentheses, noise-limited, and left out of the power-law fit, made over k >="
       f" {results.fit_from}. Rainforth et al. (2018) predict exponents +1/2 for the decoder"
       " (its gradient tends to that of log p(x), the noise falls like 1/sqrt(k)) and -1/2 for"
-      " the encoder (its gradient vanishes like 1/k).",
+      " the encoder's reparameterized gradient (its mean vanishes like 1/k, its noise does"
+      " not). STL and DReG (gan_theory.vae.EncoderGradient) drop the score term whose noise"
+      " stays: Tucker et al. (2018) predict DReG's ratio rises like sqrt(k); STL is biased"
+      " for k > 1. Every estimator is measured on the same draws, and the decoder's gradient is"
+      " the same for each ('any').",
       "",
       workdir_lib.markdown_table(
-          ["part", "parameter", *(f"k = {k}" for k in ks), "exponent", "over k"], snr_rows,
-          align="ll" + "r" * (len(ks) + 2),
+          ["part", "encoder gradient", "parameter", *(f"k = {k}" for k in ks), "exponent",
+           "over k"], snr_rows, align="lll" + "r" * (len(ks) + 2),
       ),
       "",
       "## Pathwise against score-function gradients, by dimension",

@@ -402,30 +402,38 @@ def bounds_figure(
 
 
 def snr_figure(
-    ks: Sequence[int], snr: Mapping[tuple[str, str], np.ndarray], floor: float, *, title: str
+    ks: Sequence[int], snr: Mapping[tuple[str, str, str], np.ndarray], floor: float, *,
+    title: str,
 ) -> Figure:
-  """Gradient signal-to-noise ratios against k, log-log, a panel per model part.
+  """Gradient signal-to-noise ratios against k, log-log: the decoder's (the same for every
+  encoder gradient estimator: the first one's), then a panel per estimator of the encoder's.
 
   Args:
     ks: the numbers of importance samples.
-    snr: (part, parameter) -> ``[len(ks)]`` mean signal-to-noise ratio of its entries.
+    snr: (encoder gradient, part, parameter) -> ``[len(ks)]`` mean signal-to-noise ratio of
+      its entries.
     floor: what a gradient with mean 0 measures, drawn as a grey band's top.
     title: the figure's title: the experiment and its config.
   """
-  parts = sorted({part for part, _ in snr})
-  figure = Figure(figsize=(4.5 * len(parts) + 0.5, 4.0), layout="constrained")
-  axes = figure.subplots(1, len(parts), squeeze=False)[0]
+  estimators = list(dict.fromkeys(estimator for estimator, _, _ in snr))
+  panels = [(estimators[0], "decoder"), *((estimator, "encoder") for estimator in estimators)]
+  figure = Figure(figsize=(4.0 * len(panels) + 0.5, 4.0), layout="constrained")
+  axes = figure.subplots(1, len(panels), squeeze=False, sharey=True)[0]
   k = np.asarray(ks, float)
-  for ax, part in zip(axes, parts):
-    for index, name in enumerate(name for of_part, name in snr if of_part == part):
-      ax.loglog(k, snr[part, name], "o-", ms=3, c=f"C{index}", label=name)
-    first = np.mean([v[0] for (p, _), v in snr.items() if p == part])
-    sign = 1 if part == "decoder" else -1
+  for ax, (estimator, part) in zip(axes, panels):
+    of_panel = {name: v for (e, p, name), v in snr.items() if (e, p) == (estimator, part)}
+    for index, (name, values) in enumerate(of_panel.items()):
+      ax.loglog(k, values, "o-", ms=3, c=f"C{index}", label=name)
+    first = np.mean([v[0] for v in of_panel.values()])
+    # The predictions: the decoder's and DReG's rise like sqrt(k), the reparameterized
+    # encoder gradient's falls like 1/sqrt(k); STL's (biased) is drawn against the rise.
+    sign = -1 if (part, estimator) == ("encoder", "reparameterized") else 1
     ax.loglog(k, first * (k / k[0]) ** (sign / 2), ":", c="0.4",
               label=f"k^{'+' if sign > 0 else '-'}1/2")
     ax.axhspan(floor / 10, floor, color="0.85", lw=0, label="noise floor")
-    ax.set(title=f"the {part}'s gradients", xlabel="importance samples k",
-           ylabel="signal-to-noise |E g| / std(g) (ratio)")
+    ax.set(title=(f"the {part}'s gradients" if part == "decoder"
+                  else f"the encoder's gradients: {estimator}"),
+           xlabel="importance samples k", ylabel="signal-to-noise |E g| / std(g) (ratio)")
     ax.title.set_fontsize(10)
     _integer_ticks(ax, ks)
     ax.legend(fontsize=8)

@@ -82,6 +82,8 @@ IWAE_BOUNDS_BAD_INPUTS = (
      "each must be at most config.chunk_size=500 or a multiple of it"),
     ("zero_k", {"num_importance_samples": (0, 5)}, "config.num_importance_samples=(0, 5)"),
     ("zero_dimension", {"estimators.dims": (0, 2)}, "config.estimators.dims=(0, 2)"),
+    ("unknown_encoder_gradient", {"encoder_gradients": ("reparameterized", "dregs")},
+     "'dregs' is not one of: reparameterized, stl, dreg; did you mean 'dreg'?"),
 )
 DIGITS_BAD_INPUTS = (
     ("repeated_k", {"num_importance_samples": (1, 5, 5)}, "must be distinct"),

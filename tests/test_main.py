@@ -265,8 +265,8 @@ class IwaeBoundsTest(absltest.TestCase):
     self.assertLen({r["log_p_x"] for r in rows}, 1)
     with open(workdir / "snr.csv") as f:
       rows = list(csv.DictReader(f))
-    # Entries per k: decoder 3x3 + 3 + 1, encoder 3x3 + 3 + 3.
-    self.assertLen(rows, 2 * (13 + 15))
+    # Entries per k and encoder gradient estimator: decoder 3x3 + 3 + 1, encoder 3x3 + 3 + 3.
+    self.assertLen(rows, 2 * 3 * (13 + 15))
     with open(workdir / "estimator_variance.csv") as f:
       rows = list(csv.DictReader(f))
     self.assertLen(rows, 2 * 2 * 2 * 2)  # covariances x dims x estimators x parameters

@@ -161,8 +161,8 @@ def _figure(name: str):
       "bounds": lambda: plots.bounds_figure(
           ks, {k: (-5.0 - 1.0 / k, 0.01) for k in ks}, -5.0, title="IWAE bounds"),
       "snr": lambda: plots.snr_figure(
-          ks, {("decoder", "weight"): falling[::-1], ("encoder", "bias"): falling}, 0.02,
-          title="IWAE bounds"),
+          ks, {(estimator, part, "bias"): falling for estimator in ("reparameterized", "dreg")
+               for part in ("decoder", "encoder")}, 0.02, title="IWAE bounds"),
       "estimator_variance": lambda: plots.estimator_variance_figure(
           dims, {(covariance, estimator, "mean"): falling for covariance in ("diagonal", "full")
                  for estimator in ("pathwise", "score_function")}, title="IWAE bounds"),

@@ -30,6 +30,8 @@ def get_config() -> ml_collections.ConfigDict:
   # Independent estimates of each bound, and of its gradient, per k: a gradient entry with
   # mean 0 measures an SNR of sqrt(2 / (pi num_replicates)), 0.018 here.
   config.num_replicates = 2000
+  # The encoder's gradient estimators, each on the same draws (gan_theory.vae.ENCODER_GRADIENTS).
+  config.encoder_gradients = ("reparameterized", "stl", "dreg")
 
   # The gradient of E_q[(z - c)^T A (z - c) / 2] in q's parameters, by both estimators,
   # for a Gaussian q with a diagonal and with a full covariance, in each dimension.

@@ -6,7 +6,8 @@ Three measurements, each a pure function of the config (:func:`compute`):
   linear-Gaussian model, whose ``log p(x)`` is exact, against ``k``;
 * the signal-to-noise ratio of each parameter's gradient of ``L_k``: Rainforth et al.
   predict it rises like ``sqrt(k)`` for the decoder and falls like ``1 / sqrt(k)`` for the
-  encoder;
+  encoder's reparameterized gradient; each of :data:`gan_theory.vae.ENCODER_GRADIENTS`
+  (STL and DReG drop the score term behind the fall) is measured on the same draws;
 * the per-sample variance of the pathwise and score-function estimators of a quadratic's
   gradient in a Gaussian's parameters, against the dimension.
 
@@ -31,7 +32,13 @@ from gan_theory.metrics import (
     signal_to_noise_floor,
 )
 from gan_theory.studies import no_progress
-from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
+from gan_theory.validation import (
+    ConfigError,
+    check_choices,
+    check_int,
+    check_positive,
+    check_positive_ints,
+)
 
 __all__ = [
     "COVARIANCES",
@@ -101,6 +108,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
           f"config.num_importance_samples={tuple(config.num_importance_samples)!r}: each must"
           f" be at most config.chunk_size={chunk} or a multiple of it"
       )
+  check_choices(config, "encoder_gradients", vae.ENCODER_GRADIENTS)
   check_positive_ints(config, "estimators.dims")
   check_int(config, "estimators.num_samples", minimum=2)
 
@@ -215,7 +223,9 @@ def bound_replicates(
   return jax.lax.map(one_replicate, keys, batch_size=batch_size)
 
 
-@functools.partial(jax.jit, static_argnames=("num_samples", "batch_size"))
+@functools.partial(
+    jax.jit, static_argnames=("num_samples", "batch_size", "encoder_gradient")
+)
 def gradient_replicates(
     model: vae.LinearGaussian,
     encoder: vae.LinearEncoder,
@@ -224,6 +234,7 @@ def gradient_replicates(
     *,
     num_samples: int,
     batch_size: int,
+    encoder_gradient: vae.EncoderGradient = vae.ENCODER_GRADIENTS["reparameterized"],
 ) -> tuple[vae.LinearGaussian, vae.LinearEncoder]:
   """Independent estimates of the gradient of ``L_k``, ``k = num_samples``, averaged over data.
 
@@ -234,6 +245,8 @@ def gradient_replicates(
     keys: ``[M]`` typed keys, one per estimate, each drawing all its ``[n, k, d]`` noise.
     num_samples: ``k``, the importance samples of each point's bound.
     batch_size: estimates computed at once.
+    encoder_gradient: the encoder's estimator (static: its Python numbers take the cheap
+      path of :func:`gan_theory.vae.iwae_objective`).
 
   Returns:
     ``(decoder, encoder)`` gradients, each field with a leading axis of ``M``.
@@ -242,8 +255,8 @@ def gradient_replicates(
 
   def mean_bound(params, key):
     noise = jax.random.normal(key, noise_shape)
-    return jnp.mean(jax.vmap(vae.linear_gaussian_bound, in_axes=(None, None, 0, 0))(
-        *params, data, noise
+    return jnp.mean(jax.vmap(vae.linear_gaussian_bound, in_axes=(None, None, 0, 0, None))(
+        *params, data, noise, encoder_gradient
     ))
 
   return jax.lax.map(lambda key: jax.grad(mean_bound)((model, encoder), key), keys,
@@ -459,24 +472,26 @@ class SnrSummary(NamedTuple):
   """The gradients' signal-to-noise ratios against ``k``.
 
   Attributes:
-    per_entry: ``(part, parameter) -> [K, *shape]`` the ratio of each entry.
-    mean: ``(part, parameter) -> [K]`` the ratio averaged over the entries.
+    per_entry: ``(encoder_gradient, part, parameter) -> [K, *shape]`` the ratio of each entry,
+      ``encoder_gradient`` a key of :data:`gan_theory.vae.ENCODER_GRADIENTS` (the decoder's
+      gradient is the same for each).
+    mean: ``(encoder_gradient, part, parameter) -> [K]`` the ratio averaged over the entries.
     floor: what a gradient of mean 0 measures on average, ``sqrt(2 / (pi M))``.
-    above_floor: ``(part, parameter) -> [K]`` bool, ``mean`` more than 3 floors.
-    fits: ``(part, parameter) -> PowerLawFit`` of ``mean`` in ``k``, over the ``k`` from
+    above_floor: ``(encoder_gradient, part, parameter) -> [K]`` bool, ``mean`` more than 3 floors.
+    fits: ``(encoder_gradient, part, parameter) -> PowerLawFit`` of ``mean`` in ``k``, over the ``k`` from
       :func:`fit_start` on that are above the floor.
   """
 
-  per_entry: dict[tuple[str, str], np.ndarray]
-  mean: dict[tuple[str, str], np.ndarray]
+  per_entry: dict[tuple[str, str, str], np.ndarray]
+  mean: dict[tuple[str, str, str], np.ndarray]
   floor: float
-  above_floor: dict[tuple[str, str], np.ndarray]
-  fits: dict[tuple[str, str], PowerLawFit]
+  above_floor: dict[tuple[str, str, str], np.ndarray]
+  fits: dict[tuple[str, str, str], PowerLawFit]
 
 
 def summarize_snr(
     ks: np.ndarray,
-    per_entry: dict[tuple[str, str], np.ndarray],
+    per_entry: dict[tuple[str, str, str], np.ndarray],
     num_replicates: int,
     fit_from: int,
 ) -> SnrSummary:
@@ -484,7 +499,7 @@ def summarize_snr(
 
   Args:
     ks: ``[K]`` increasing numbers of importance samples.
-    per_entry: ``(part, parameter) -> [K, *shape]`` ratios, from ``M = num_replicates``
+    per_entry: ``(encoder_gradient, part, parameter) -> [K, *shape]`` ratios, from ``M = num_replicates``
       gradient estimates each.
     num_replicates: ``M``.
     fit_from: the smallest ``k`` of the power-law fits.
@@ -597,11 +612,16 @@ def compute(
                                              config.num_replicates),
         num_samples=k, chunk_size=config.chunk_size, batch_size=batch_size,
     ))
-    per_entry.append(gradient_snr(gradient_replicates(
-        model, encoder, data, replicate_keys(_stream(config.seed, _GRADIENTS, k),
-                                             config.num_replicates),
-        num_samples=k, batch_size=batch_size,
-    )))
+    # Every estimator on the same draws.
+    gradient_keys = replicate_keys(_stream(config.seed, _GRADIENTS, k), config.num_replicates)
+    per_entry.append({
+        (name, *key): snr
+        for name in config.encoder_gradients
+        for key, snr in gradient_snr(gradient_replicates(
+            model, encoder, data, gradient_keys, num_samples=k, batch_size=batch_size,
+            encoder_gradient=vae.ENCODER_GRADIENTS[name],
+        )).items()
+    })
     on_progress(f"the bounds and gradients at k = {k}: done")
   bounds = jnp.stack(bounds)
   fit_from = fit_start(ks)
