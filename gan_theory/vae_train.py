@@ -4,9 +4,11 @@
 The model: ``p(z) = N(0, I)``, ``p(x | z) = prod_j Bernoulli(x_j; sigmoid(l_j(z)))`` with
 decoder logits ``l``; ``q(z | x)`` a diagonal Gaussian from an MLP encoder. A run trains
 both on ``-L_k``, the ``k``-sample IWAE bound (``k = 1``: the VAE's ELBO), by Adam on
-random batches, and evaluates on the validation set every ``eval_every`` steps. Every
-draw is a function of the run's key and step, so runs with different ``k`` and the same
-seed start from the same parameters and see the same batches.
+random batches, and evaluates on the validation set every ``eval_every`` steps. The
+encoder's gradient is one of :data:`gan_theory.vae.ENCODER_GRADIENTS`, a leaf of the run's
+state, so runs with each estimator share one program. Every draw is a function of the
+run's key and step, so runs with different ``k`` or estimators and the same seed start
+from the same parameters and see the same batches.
 
 After training, :func:`make_test` measures a run on the test set the IWAE way (Burda et
 al. 2015): ``log p(x)`` estimated by ``L_5000``, the number of active latent units, and,
@@ -15,13 +17,14 @@ the encoder's gap into approximation and amortization (Cremer et al. 2018).
 """
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import flax
 import jax
 import jax.numpy as jnp
 import ml_collections
+import numpy as np
 import optax
 
 from gan_theory import engine, networks, two_sample, vae
@@ -29,6 +32,7 @@ from gan_theory.digits import NUM_PIXELS, Split
 from gan_theory.validation import (
     ConfigError,
     check_choice,
+    check_choices,
     check_int,
     check_positive,
     check_positive_ints,
@@ -41,6 +45,7 @@ __all__ = [
     "TrainMetrics",
     "TrainState",
     "Trainer",
+    "encoder_gradient_leaves",
     "make_test",
     "make_train",
     "make_trainer",
@@ -57,12 +62,13 @@ class Params(NamedTuple):
 
 @flax.struct.dataclass
 class TrainState:
-  """One run's root key, parameters, Adam state and step count."""
+  """One run's root key, parameters, Adam state, step count and encoder gradient estimator."""
 
   key: jax.Array
   params: Params
   opt_state: optax.OptState
   step: jax.Array
+  encoder_gradient: vae.EncoderGradient
 
 
 class TrainMetrics(NamedTuple):
@@ -116,7 +122,8 @@ class Trainer(NamedTuple):
   """One run maximizing ``L_k``, in the pieces :mod:`gan_theory.engine` puts together.
 
   Attributes:
-    init: ``(key, leaves) -> TrainState``; ``leaves`` is unused (None).
+    init: ``(key, leaves) -> TrainState``; ``leaves`` is the run's
+      :class:`gan_theory.vae.EncoderGradient`, or None for the config's first.
     train_period: ``TrainState -> (TrainState, TrainMetrics)``: ``eval_every`` steps of
       Adam on ``-L_k`` under ``lax.scan``, then an evaluation.
     evaluate: ``TrainState -> TrainMetrics`` on the validation images.
@@ -146,6 +153,7 @@ def validate(config: ml_collections.ConfigDict, data: Split) -> None:
   ks = check_positive_ints(config, "num_importance_samples")
   if len(set(ks)) != len(ks):
     raise ConfigError(f"config.num_importance_samples={ks!r} must be distinct")
+  check_choices(config, "encoder_gradients", vae.ENCODER_GRADIENTS)
   check_int(config, "num_seeds")
   check_int(config, "first_seed", minimum=0)
   check_int(config, "vmap_size", minimum=0)
@@ -198,6 +206,13 @@ class _Model(NamedTuple):
     q = self.encoder.apply(params.encoder, x)
     return vae.log_weights(functools.partial(self.log_joint, params.decoder, x), q, noise)
 
+  def objective(self, params: Params, x: jax.Array, noise: jax.Array,
+                encoder_gradient: vae.EncoderGradient) -> jax.Array:
+    """One image's ``L_k`` estimate, its encoder gradient ``encoder_gradient``'s."""
+    q = self.encoder.apply(params.encoder, x)
+    return vae.iwae_objective(functools.partial(self.log_joint, params.decoder, x), q, noise,
+                              encoder_gradient)
+
 
 def _model(config: ml_collections.ConfigDict) -> _Model:
   return _Model(
@@ -225,6 +240,17 @@ def make_trainer(
   k, latent_dim = num_importance_samples, config.latent_dim
   train_images, validation_images = jnp.asarray(data.train), jnp.asarray(data.validation)
   optimizer = optax.adam(config.learning_rate)
+  # A field that every estimator of the config shares is a Python number, not the state's
+  # leaf: vae.iwae_objective then skips what it does not need (DReG's extra forward pass).
+  shared = vae.EncoderGradient(*(
+      values[0] if len(set(values)) == 1 else None
+      for values in zip(*(vae.ENCODER_GRADIENTS[name] for name in config.encoder_gradients))
+  ))
+
+  def encoder_gradient(state):
+    return vae.EncoderGradient(*(
+        leaf if value is None else value for value, leaf in zip(shared, state.encoder_gradient)
+    ))
 
   def bounds(params, images, key):
     """``(L_k, ELBO)`` per image ``[n]`` with fresh noise ``[n, k, d]``."""
@@ -232,24 +258,29 @@ def make_trainer(
     log_weights = jax.vmap(model.log_weights, in_axes=(None, 0, 0))(params, images, noise)
     return vae.iwae_bound(log_weights), vae.elbo(log_weights)
 
-  def loss(params, key):
+  def loss(params, key, estimator):
     batch_key, noise_key = jax.random.split(key)
     index = jax.random.choice(
         batch_key, train_images.shape[0], (config.batch_size,), replace=False
     )
-    return -jnp.mean(bounds(params, train_images[index], noise_key)[0])
+    noise = jax.random.normal(noise_key, (config.batch_size, k, latent_dim))
+    return -jnp.mean(jax.vmap(model.objective, in_axes=(None, 0, 0, None))(
+        params, train_images[index], noise, estimator
+    ))
 
   # fold_in tags of a run's key streams: runs with other k and the same seed share them.
   encoder_tag, decoder_tag, step_tag, eval_tag = range(4)
 
   def init(key, leaves=None):
-    del leaves  # A run is its seed and k.
+    if leaves is None:
+      leaves = vae.ENCODER_GRADIENTS[config.encoder_gradients[0]]
     params = Params(
         encoder=model.encoder.init(jax.random.fold_in(key, encoder_tag), jnp.zeros((NUM_PIXELS,))),
         decoder=model.decoder.init(jax.random.fold_in(key, decoder_tag), jnp.zeros((latent_dim,))),
     )
     return TrainState(
-        key=key, params=params, opt_state=optimizer.init(params), step=jnp.zeros((), jnp.int32)
+        key=key, params=params, opt_state=optimizer.init(params), step=jnp.zeros((), jnp.int32),
+        encoder_gradient=jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), leaves),
     )
 
   def evaluate(state):
@@ -259,7 +290,7 @@ def make_trainer(
 
   def train_step(state, _):
     step_key = jax.random.fold_in(jax.random.fold_in(state.key, step_tag), state.step)
-    gradient = jax.grad(loss)(state.params, step_key)
+    gradient = jax.grad(loss)(state.params, step_key, encoder_gradient(state))
     updates, opt_state = optimizer.update(gradient, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return state.replace(params=params, opt_state=opt_state, step=state.step + 1), None
@@ -274,11 +305,21 @@ def make_trainer(
   )
 
 
+def encoder_gradient_leaves(names: Sequence[str], num_seeds: int) -> vae.EncoderGradient:
+  """The leaves of ``len(names) * num_seeds`` runs, estimator-major: run ``e * num_seeds + s``
+  is seed ``s`` with the estimator ``names[e]``; float32 arrays ``[runs]``."""
+  return vae.EncoderGradient(*(
+      np.repeat(np.asarray(values, np.float32), num_seeds)
+      for values in zip(*(vae.ENCODER_GRADIENTS[name] for name in names))
+  ))
+
+
 def make_train(
     config: ml_collections.ConfigDict, num_importance_samples: int, data: Split
-) -> Callable[[jax.Array], tuple[TrainState, TrainMetrics]]:
-  """Returns ``train(key) -> (state, metrics)``: one whole run maximizing ``L_k``.
+) -> Callable[[jax.Array, vae.EncoderGradient | None], tuple[TrainState, TrainMetrics]]:
+  """Returns ``train(key, leaves=None) -> (state, metrics)``: one whole run maximizing ``L_k``.
 
+  ``leaves`` is the run's :class:`gan_theory.vae.EncoderGradient` (None: the config's first).
   ``metrics`` leaves have a leading axis of ``num_steps // eval_every + 1`` evaluations,
   at steps ``0, eval_every, ..., num_steps``. ``train`` is pure: ``jit(vmap(train))``
   trains a run per key in one program.

@@ -319,17 +319,20 @@ class VaeDigitsTest(absltest.TestCase):
     self.assertCountEqual([p.name for p in workdir.iterdir()], vae_digits.OUTPUTS)
     with open(workdir / "results.csv") as f:
       rows = list(csv.DictReader(f))
-    self.assertEqual([(r["k"], r["seed"]) for r in rows],
-                     [(k, s) for k in ("1", "5") for s in ("0", "1")])
+    self.assertEqual([(r["k"], r["encoder_gradient"], r["seed"]) for r in rows],
+                     [(k, e, s) for k in ("1", "5") for e in ("reparameterized", "dreg")
+                      for s in ("0", "1")])
     for row in rows:
       # Binary images: log p(x) <= 0; the ELBO and L_5000 are bounds from the same weights.
       self.assertLess(float(row["log_likelihood"]), 0.0)
       self.assertLessEqual(float(row["elbo"]), float(row["log_likelihood"]))
       self.assertIn(int(row["active_units"]), range(config.latent_dim + 1))
     with open(workdir / "curves.csv") as f:
-      self.assertLen(list(csv.DictReader(f)), 2 * 2 * 3)  # k x seeds x evaluations
+      self.assertLen(list(csv.DictReader(f)), 2 * 2 * 2 * 3)  # k x estimators x seeds x evaluations
     summary = (workdir / "summary.md").read_text()
-    self.assertIn("| 1 | ", summary)
+    self.assertIn("| 1 | reparameterized | ", summary)
+    self.assertIn("## Each encoder gradient against reparameterized, seed by seed", summary)
+    self.assertIn("| 5 | dreg | ", summary)
     self.assertIn("## The encoder's gap, split (Cremer et al. 2018)", summary)
     for name in ("curves.png", "samples.png", "reconstructions.png"):
       self.assertEqual((workdir / name).read_bytes()[:8], PNG)

@@ -92,6 +92,7 @@ def tiny_digits_config(**overrides) -> ml_collections.ConfigDict:
   """The digits VAEs, shrunken: small networks, few steps and samples."""
   config = digits.get_config()
   config.num_importance_samples = (1, 5)
+  config.encoder_gradients = ("reparameterized", "dreg")
   config.num_seeds = 2
   config.latent_dim = 4
   config.encoder.hidden_sizes = (16,)

@@ -1,7 +1,7 @@
 """VAEs and IWAEs on scikit-learn's bundled 8 x 8 digits, binarized (no download).
 
-For each k in num_importance_samples, num_seeds runs train on the k-sample IWAE bound
-(k = 1: the VAE's ELBO) in one compiled program; each is then evaluated on the 250 test
+For each k in num_importance_samples, num_seeds runs per encoder gradient estimator train
+on the k-sample IWAE bound (k = 1: the VAE's ELBO) in one compiled program; each is then evaluated on the 250 test
 images with 5,000 importance samples, its active units counted, and the mean field fitted
 on the first mean_field.num_images test images.
 """
@@ -16,6 +16,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.experiment = "vae_digits"
 
   config.num_importance_samples = (1, 5, 50)
+  # The encoder's gradient estimators (gan_theory.vae.ENCODER_GRADIENTS): each trains
+  # num_seeds runs, on the same seeds, in each k's program.
+  config.encoder_gradients = ("reparameterized", "stl", "dreg")
   config.num_seeds = 4
   config.first_seed = 0
   config.vmap_size = 0  # Runs vmapped together per device; 0: 8 on a CPU, all on a GPU/TPU.
