@@ -1,6 +1,7 @@
 """Tests for gan_theory.two_sample: the Gaussian kernel, the unbiased MMD^2, the median
 heuristic, the MMD permutation test, the classifier two-sample test and sample quality."""
 
+import functools
 import math
 
 import chex
@@ -315,6 +316,69 @@ class ClassifierTestTest(absltest.TestCase):
   def test_unequal_sizes_are_refused(self):
     with self.assertRaisesRegex(ValueError, "of one size"):
       two_sample.classifier_two_sample_test(jax.random.key(0), X, Y)
+
+
+# The learned-kernel tests' design: 40 points a side (20 held out), a small, short-trained
+# feature network.
+LEARNED_N = 40
+
+
+@functools.partial(jax.jit, static_argnames="num_steps")
+def _learned_kernel_tests(shift, keys, num_steps=100):
+  """A learned-kernel test per key: x ~ N(0, I_2), y ~ N(shift e_1, I_2)."""
+
+  def one(key):
+    data_key, test_key = jax.random.split(key)
+    xy = jax.random.normal(data_key, (2 * LEARNED_N, 2))
+    x, y = xy[:LEARNED_N], xy[LEARNED_N:].at[:, 0].add(shift)
+    return two_sample.learned_kernel_test(test_key, x, y, (16,), feature_size=8,
+                                          num_steps=num_steps, learning_rate=1e-2,
+                                          num_permutations=100)
+
+  return jax.vmap(one)(keys)
+
+
+class LearnedKernelTestTest(absltest.TestCase):
+
+  def test_power_criterion_against_float64(self):
+    xy = jax.random.normal(jax.random.key(30), (12, 3))
+    kernel = two_sample.gaussian_kernel(xy, xy, 1.3)
+    k = np.asarray(kernel, np.float64)
+    n = 6
+    k_xx, k_yy, k_xy = k[:n, :n], k[n:, n:], k[:n, n:]
+    mmd2 = ((k_xx.sum() - np.trace(k_xx)) / (n * (n - 1))
+            + (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1)) - 2 * k_xy.mean())
+    h = k_xx + k_yy - k_xy - k_xy.T
+    variance = 4 * (np.mean(h.mean(1) ** 2) - h.mean() ** 2)
+    np.testing.assert_allclose(two_sample._power_criterion(kernel, n),
+                               mmd2 / math.sqrt(variance + 1e-8), rtol=1e-4)
+
+  def test_null(self):
+    # The kernel never sees the held-out halves: whatever it learnt, the permutation test
+    # keeps its level. Rejections at alpha = 0.05 (p-values on a grid of 1/101: size
+    # 5/101) within 4 binomial standard errors.
+    result = _learned_kernel_tests(0.0, jax.random.split(jax.random.key(31), 300))
+    size, runs = 5 / 101, 300
+    rejections = int(np.sum(np.asarray(result.p_value) <= 0.05))
+    self.assertLess(abs(rejections - runs * size), 4 * math.sqrt(runs * size * (1 - size)))
+
+  def test_training_raises_the_power_criterion(self):
+    # On the training halves: the criterion after 100 steps above its value at the start,
+    # by more than 4 standard errors of the mean change over 16 replicates.
+    keys = jax.random.split(jax.random.key(32), 16)
+    start = _learned_kernel_tests(1.0, keys, num_steps=0).criterion
+    trained = _learned_kernel_tests(1.0, keys).criterion
+    change = np.asarray(trained - start, np.float64)
+    self.assertGreater(change.mean(), 4 * change.std(ddof=1) / math.sqrt(len(change)))
+
+  def test_a_clear_shift_is_found(self):
+    result = _learned_kernel_tests(3.0, jax.random.split(jax.random.key(33), 4))
+    np.testing.assert_array_less(result.p_value, 0.02)
+    chex.assert_tree_all_finite(result)
+
+  def test_unequal_sizes_are_refused(self):
+    with self.assertRaisesRegex(ValueError, "of one size"):
+      two_sample.learned_kernel_test(jax.random.key(0), X, Y)
 
 
 def _reference_quality(data, samples, k, within_radius=np.less_equal):
