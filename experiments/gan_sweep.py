@@ -132,14 +132,15 @@ def _two_sample_section(
 ) -> list[str]:
   settings = config.two_sample
   fields = ("mmd_p_value", "classifier_accuracy", "precision", "recall", "density", "coverage")
-  header = ["objective", "MMD rejects", "classifier rejects", *fields]
+  header = ["objective", "MMD rejects", "classifier rejects", "learned-kernel rejects", *fields]
   lines = [
       "## The final generators against held-out data",
       "",
       f"{settings.num_samples} generator samples per run against as many fresh data points:"
       f" the MMD permutation test ({settings.num_permutations} permutations, median"
       " bandwidth), the classifier two-sample test (held-out accuracy; 0.5 when the"
-      f" samples cannot be told from data), and k = {settings.num_neighbours}"
+      " samples cannot be told from data), the MMD test with a kernel learned on half of"
+      f" each sample (Liu et al. 2020), and k = {settings.num_neighbours}"
       " precision/recall/density/coverage. 'rejects': runs with p <= 0.05, of those that"
       " did not diverge.",
       "",
@@ -151,7 +152,7 @@ def _two_sample_section(
     finite = ~np.isnan(columns["mmd_p_value"][label])
     cells = [label] + [
         f"{int(np.sum(columns[f'{test}_p_value'][label][finite] <= 0.05))}/{int(finite.sum())}"
-        for test in ("mmd", "classifier")
+        for test in ("mmd", "classifier", "learned_kernel")
     ]
     for field in fields:
       mean, stderr = metrics.mean_and_stderr(columns[field][label][finite])

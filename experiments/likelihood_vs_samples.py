@@ -26,6 +26,7 @@ OUTPUTS = (
     "config.json", "study.csv", "calibration.csv", "summary.md", "study.png", "calibration.png",
 )
 # The quantities of the study's figure, each a curve per model against the dimension.
+_TEST_NAMES = {"mmd": "MMD", "classifier": "classifier", "learned_kernel": "learned-kernel MMD"}
 _CURVE_FIELDS = ("mmd_p_value", "classifier_accuracy", "precision", "recall")
 # The tests' means in the summary's study table, in its column order.
 _TABLE_FIELDS = (
@@ -149,12 +150,14 @@ def _summary_md(config: ml_collections.ConfigDict, results: Results) -> str:
       f" e_1, I) (power), rejecting at p <= {alpha:g}. Under the null the rejections of a"
       f" test of size {alpha:g} fall in [{low}, {high}] of {replicates} with chance 95%;"
       " 'size' is the largest rejection chance the test's discrete p-values allow"
-      f" (the MMD test's {config.two_sample.num_permutations} permutations, the classifier"
-      " test's binomial tail).",
+      f" (the MMD tests' {config.two_sample.num_permutations} permutations, the classifier"
+      " test's binomial tail). The learned-kernel test trains its kernel on half of each"
+      " sample and tests on the other half (Liu et al. 2020).",
       "",
       workdir_lib.markdown_table(
-          ["n per side", "MMD type-I", "classifier type-I", "MMD power", "classifier power"],
-          calibration_rows, align="rrrrr",
+          ["n per side", *(f"{_TEST_NAMES[test]} type-I" for test in TESTS),
+           *(f"{_TEST_NAMES[test]} power" for test in TESTS)],
+          calibration_rows, align="r" * (1 + 2 * len(TESTS)),
       ),
       "",
       f"## The study: {config.num_replicates} replicates per dimension",

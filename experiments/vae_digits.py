@@ -239,7 +239,7 @@ def _summary_md(config, results, comparisons, seconds) -> str:
   for model, comparison in comparisons.items():
     runs = len(comparison.mmd2)
     rejected = [f"{int(np.sum(getattr(comparison, f'{test}_p_value') <= 0.05))}/{runs}"
-                for test in ("mmd", "classifier")]
+                for test in ("mmd", "classifier", "learned_kernel")]
     cells = [_cells(comparison, field, 3) for field in sample_fields]
     sample_rows.append([*model, *rejected, *cells])
   evaluation, mean_field = config.evaluation, config.mean_field
@@ -289,13 +289,14 @@ def _summary_md(config, results, comparisons, seconds) -> str:
       "",
       f"{config.two_sample.num_samples} binary samples per model (z ~ p(z), x ~ p(x | z))"
       f" against as many test images: the MMD permutation test, the classifier test"
-      f" (held-out accuracy, 0.5 when indistinguishable) and k ="
+      f" (held-out accuracy, 0.5 when indistinguishable), the MMD test with a learned kernel"
+      f" (Liu et al. 2020) and k ="
       f" {config.two_sample.num_neighbours} precision/recall/coverage. 'rejects': seeds"
       " with p <= 0.05.",
       "",
       workdir_lib.markdown_table(
-          ["k", "encoder gradient", "MMD rejects", "classifier rejects", *sample_fields],
-          sample_rows, align="rl" + "r" * (2 + len(sample_fields)),
+          ["k", "encoder gradient", "MMD rejects", "classifier rejects", "learned-kernel rejects",
+           *sample_fields], sample_rows, align="rl" + "r" * (3 + len(sample_fields)),
       ),
       "",
       "## Time",

@@ -19,8 +19,10 @@ from gan_theory import networks
 from gan_theory.validation import ConfigError, check_int, check_positive, check_positive_ints
 
 __all__ = [
+    "ClassifierSettings",
     "ClassifierTest",
     "Evaluation",
+    "LearnedKernelSettings",
     "LearnedKernelTest",
     "PermutationTest",
     "SampleQuality",
@@ -564,6 +566,8 @@ class Evaluation(NamedTuple):
     mmd_p_value: its permutation test's p-value.
     classifier_accuracy: the classifier two-sample test's held-out accuracy.
     classifier_p_value: its binomial p-value.
+    learned_kernel_mmd2: the learned-kernel test's MMD^2 of the held-out halves.
+    learned_kernel_p_value: its permutation test's p-value.
     precision, recall, density, coverage: as in :class:`SampleQuality`.
   """
 
@@ -571,10 +575,29 @@ class Evaluation(NamedTuple):
   mmd_p_value: jax.Array
   classifier_accuracy: jax.Array
   classifier_p_value: jax.Array
+  learned_kernel_mmd2: jax.Array
+  learned_kernel_p_value: jax.Array
   precision: jax.Array
   recall: jax.Array
   density: jax.Array
   coverage: jax.Array
+
+
+class ClassifierSettings(NamedTuple):
+  """The classifier of :func:`classifier_two_sample_test`: its hidden layers and Adam."""
+
+  hidden_sizes: Sequence[int] = (64, 64)
+  num_steps: int = 500
+  learning_rate: float = 1e-3
+
+
+class LearnedKernelSettings(NamedTuple):
+  """The feature network of :func:`learned_kernel_test` and its Adam."""
+
+  hidden_sizes: Sequence[int] = (64, 64)
+  feature_size: int = 32
+  num_steps: int = 500
+  learning_rate: float = 1e-3
 
 
 def evaluate(
@@ -583,30 +606,29 @@ def evaluate(
     samples: jax.Array,
     num_permutations: int = 1000,
     num_neighbours: int = 3,
-    hidden_sizes: Sequence[int] = (64, 64),
-    num_steps: int = 500,
-    learning_rate: float = 1e-3,
+    classifier: ClassifierSettings = ClassifierSettings(),
+    learned_kernel: LearnedKernelSettings = LearnedKernelSettings(),
 ) -> Evaluation:
   """Compares ``samples`` with ``data`` by every test here: the :class:`Evaluation`.
 
   Args:
-    key: a typed key for the permutations and the classifier.
+    key: a typed key for the permutations, the classifier and the learned kernel.
     data: ``[n, d]`` held-out data.
     samples: ``[n, d]`` model samples, as many.
-    num_permutations: of the MMD test.
+    num_permutations: of the MMD tests.
     num_neighbours: the k of precision, recall, density and coverage.
-    hidden_sizes: the classifier's hidden layers.
-    num_steps: the classifier's Adam steps.
-    learning_rate: the classifier's.
+    classifier: the classifier test's network and training.
+    learned_kernel: the learned-kernel test's network and training.
   """
-  mmd_key, classifier_key = jax.random.split(key)
+  mmd_key, classifier_key, learned_key = jax.random.split(key, 3)
   mmd = mmd_permutation_test(mmd_key, data, samples, num_permutations=num_permutations)
-  classifier = classifier_two_sample_test(
-      classifier_key, data, samples, hidden_sizes, num_steps, learning_rate
-  )
+  classified = classifier_two_sample_test(classifier_key, data, samples, *classifier)
+  learned = learned_kernel_test(learned_key, data, samples, *learned_kernel,
+                                num_permutations=num_permutations)
   quality = sample_quality(data, samples, num_neighbours)
   return Evaluation(
-      mmd.statistic, mmd.p_value, classifier.accuracy, classifier.p_value, *quality
+      mmd.statistic, mmd.p_value, classified.accuracy, classified.p_value, learned.statistic,
+      learned.p_value, *quality
   )
 
 
@@ -624,9 +646,11 @@ def validate(config: ml_collections.ConfigDict, field: str = "two_sample") -> No
         f"config.{field}.num_neighbours={neighbours} must be less than"
         f" config.{field}.num_samples={num_samples}"
     )
-  check_positive_ints(config, f"{field}.classifier.hidden_sizes")
-  check_int(config, f"{field}.classifier.num_steps")
-  check_positive(config, f"{field}.classifier.learning_rate")
+  for network in ("classifier", "learned_kernel"):
+    check_positive_ints(config, f"{field}.{network}.hidden_sizes")
+    check_int(config, f"{field}.{network}.num_steps")
+    check_positive(config, f"{field}.{network}.learning_rate")
+  check_int(config, f"{field}.learned_kernel.feature_size")
 
 
 def make_evaluate(
@@ -636,7 +660,8 @@ def make_evaluate(
 
   Args:
     config: the section: ``num_samples`` (unused here: the caller draws that many),
-      ``num_permutations``, ``num_neighbours`` and ``classifier.{hidden_sizes, num_steps,
+      ``num_permutations``, ``num_neighbours``, ``classifier.{hidden_sizes, num_steps,
+      learning_rate}`` and ``learned_kernel.{hidden_sizes, feature_size, num_steps,
       learning_rate}``; :func:`validate` checks it.
 
   Returns:
@@ -645,8 +670,13 @@ def make_evaluate(
   settings = dict(
       num_permutations=config.num_permutations,
       num_neighbours=config.num_neighbours,
-      hidden_sizes=tuple(config.classifier.hidden_sizes),
-      num_steps=config.classifier.num_steps,
-      learning_rate=config.classifier.learning_rate,
+      classifier=ClassifierSettings(
+          tuple(config.classifier.hidden_sizes), config.classifier.num_steps,
+          config.classifier.learning_rate,
+      ),
+      learned_kernel=LearnedKernelSettings(
+          tuple(config.learned_kernel.hidden_sizes), config.learned_kernel.feature_size,
+          config.learned_kernel.num_steps, config.learned_kernel.learning_rate,
+      ),
   )
   return lambda key, data, samples: evaluate(key, data, samples, **settings)

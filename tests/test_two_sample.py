@@ -470,8 +470,9 @@ class EvaluateTest(absltest.TestCase):
 
   def test_each_field_is_its_test_and_the_draws_come_from_the_key(self):
     x, y = X[:30], Y
-    settings = dict(num_permutations=20, num_neighbours=2, hidden_sizes=(8,), num_steps=10,
-                    learning_rate=1e-2)
+    settings = dict(num_permutations=20, num_neighbours=2,
+                    classifier=two_sample.ClassifierSettings((8,), 10, 1e-2),
+                    learned_kernel=two_sample.LearnedKernelSettings((8,), 4, 10, 1e-2))
     evaluate = jax.jit(lambda k: two_sample.evaluate(k, x, y, **settings))
     first, again, other = (evaluate(jax.random.key(seed)) for seed in (4, 4, 5))
     chex.assert_trees_all_equal(first, again)  # A pure function of its key.
@@ -482,8 +483,9 @@ class EvaluateTest(absltest.TestCase):
         (first.mmd2, first.precision, first.recall, first.density, first.coverage),
         (mmd.statistic, *quality), rtol=1e-5, atol=1e-6,
     )
-    # The relabellings and the classifier come from the key.
-    drawn = ("mmd_p_value", "classifier_accuracy", "classifier_p_value")
+    # The relabellings, the classifier and the kernel come from the key.
+    drawn = ("mmd_p_value", "classifier_accuracy", "classifier_p_value", "learned_kernel_mmd2",
+             "learned_kernel_p_value")
     self.assertNotEqual([float(getattr(first, f)) for f in drawn],
                         [float(getattr(other, f)) for f in drawn])
 
@@ -491,11 +493,13 @@ class EvaluateTest(absltest.TestCase):
     config = ml_collections.ConfigDict(dict(two_sample=dict(
         num_samples=30, num_permutations=20, num_neighbours=2,
         classifier=dict(hidden_sizes=(8,), num_steps=10, learning_rate=1e-2),
+        learned_kernel=dict(hidden_sizes=(8,), feature_size=4, num_steps=10, learning_rate=1e-2),
     )))
     two_sample.validate(config)
     key = jax.random.key(4)
     from_config = two_sample.make_evaluate(config.two_sample)(key, X[:30], Y)
-    direct = two_sample.evaluate(key, X[:30], Y, 20, 2, (8,), 10, 1e-2)
+    direct = two_sample.evaluate(key, X[:30], Y, 20, 2, two_sample.ClassifierSettings((8,), 10, 1e-2),
+                                 two_sample.LearnedKernelSettings((8,), 4, 10, 1e-2))
     chex.assert_trees_all_close(from_config, direct)
     config.two_sample.num_neighbours = 30
     with self.assertRaisesRegex(ConfigError, "num_neighbours=30 must be less than"):

@@ -22,11 +22,14 @@ CONFIG_MODULES = {
 
 
 def _shrink_two_sample(config: ml_collections.ConfigDict, num_samples: int) -> None:
-  """Few samples and permutations and a small, short-trained classifier."""
+  """Few samples and permutations and a small, short-trained classifier and kernel."""
   config.two_sample.num_samples = num_samples
   config.two_sample.num_permutations = 50
   config.two_sample.classifier.hidden_sizes = (8,)
   config.two_sample.classifier.num_steps = 10
+  config.two_sample.learned_kernel.hidden_sizes = (8,)
+  config.two_sample.learned_kernel.feature_size = 4
+  config.two_sample.learned_kernel.num_steps = 10
 
 
 def tiny_config(**overrides) -> ml_collections.ConfigDict:

@@ -64,7 +64,7 @@ __all__ = [
 MODELS = ("data", "memorizer", "noisy")
 # Both samples from N(0, I); the second shifted by shift e_1.
 HYPOTHESES = ("null", "shift")
-TESTS = ("mmd", "classifier")
+TESTS = ("mmd", "classifier", "learned_kernel")
 # Floats per lax.map batch of held-out points in the log-likelihood: bounds its memory.
 FLOATS_PER_BATCH = 1 << 24
 # fold_in tags: the study's and the calibration's keys never meet.
@@ -387,9 +387,10 @@ def rejection_counts(p_values: np.ndarray, alpha: float, axis: int) -> np.ndarra
 def attainable_sizes(alpha: float, num_permutations: int, sample_size: int) -> np.ndarray:
   """The largest chance of a p-value <= ``alpha`` under the null each test's p-values allow.
 
-  The permutation test's p-value is uniform on ``{1, ..., B + 1} / (B + 1)`` under the
-  null; the classifier test's is a tail of ``Binomial(held-out points, 1/2)``, and a
-  sample of ``n`` keeps ``n - n // 2`` points a side held out.
+  The permutation tests' p-value (the MMD's and the learned kernel's) is uniform on
+  ``{1, ..., B + 1} / (B + 1)`` under the null; the classifier test's is a tail of
+  ``Binomial(held-out points, 1/2)``, and a sample of ``n`` keeps ``n - n // 2`` points a
+  side held out.
 
   Args:
     alpha: the level.
@@ -401,10 +402,8 @@ def attainable_sizes(alpha: float, num_permutations: int, sample_size: int) -> n
   """
   held_out = 2 * (sample_size - sample_size // 2)
   tails = np.asarray(two_sample.binomial_p_value(np.arange(held_out + 1), held_out))
-  return np.array([
-      math.floor(alpha * (num_permutations + 1)) / (num_permutations + 1),
-      float(np.max(tails[tails <= alpha], initial=0.0)),
-  ])
+  permutation = math.floor(alpha * (num_permutations + 1)) / (num_permutations + 1)
+  return np.array([permutation, float(np.max(tails[tails <= alpha], initial=0.0)), permutation])
 
 
 def null_band(num_replicates: int, alpha: float) -> np.ndarray:

@@ -44,6 +44,7 @@ def _small_config():
   config.num_replicates = 4
   config.two_sample.update(num_samples=32, num_permutations=20)
   config.two_sample.classifier.update(hidden_sizes=(8,), num_steps=2)
+  config.two_sample.learned_kernel.update(hidden_sizes=(8,), feature_size=4, num_steps=2)
   return config
 
 
@@ -170,7 +171,7 @@ class AttainableSizesTest(parameterized.TestCase):
   )
   def test_hand_made(self, num_permutations, sample_size, mmd, classifier):
     sizes = study.attainable_sizes(0.05, num_permutations, sample_size)
-    np.testing.assert_allclose(sizes, [mmd, classifier], rtol=1e-7)
+    np.testing.assert_allclose(sizes, [mmd, classifier, mmd], rtol=1e-7)
 
 
 def _evaluation(**fields) -> two_sample.Evaluation:
@@ -194,14 +195,16 @@ class SummarizeCalibrationTest(absltest.TestCase):
     p_classifier[0, :2, NULL] = 0.05  # 2: inside, at its top.
     p_mmd[0, :7, SHIFT] = 0.04
     p_classifier[0, :, SHIFT] = 0.01
-    calibration = study.summarize_calibration(
-        config, _evaluation(mmd_p_value=p_mmd, classifier_p_value=p_classifier)
-    )
-    np.testing.assert_array_equal(calibration.rejection_rate, [[[0.3, 0.2], [0.7, 1.0]]])
+    calibration = study.summarize_calibration(config, _evaluation(
+        mmd_p_value=p_mmd, classifier_p_value=p_classifier, learned_kernel_p_value=p
+    ))
+    np.testing.assert_array_equal(calibration.rejection_rate,
+                                  [[[0.3, 0.2, 0.0], [0.7, 1.0, 0.0]]])
     np.testing.assert_array_equal(calibration.null_band, [0, 2])
     np.testing.assert_array_equal(calibration.null_band_rate, [0.0, 0.2])
-    np.testing.assert_array_equal(calibration.null_in_band, [[False, True]])
-    np.testing.assert_allclose(calibration.attainable_size, [[2 / 51, 11 / 1024]], rtol=1e-7)
+    np.testing.assert_array_equal(calibration.null_in_band, [[False, True, True]])
+    np.testing.assert_allclose(calibration.attainable_size, [[2 / 51, 11 / 1024, 2 / 51]],
+                               rtol=1e-7)
 
 
 class SummarizeStudyTest(absltest.TestCase):
