@@ -259,6 +259,36 @@ def binomial_p_value(successes: jax.Array, trials: int) -> jax.Array:
   return jnp.asarray(tails, jnp.float32)[jnp.asarray(successes, jnp.int32)]
 
 
+def _standardized_halves(
+    keys: jax.Array, x: jax.Array, y: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+  """``(train_x, train_y, test_x, test_y)``: each sample shuffled by its own of ``keys``
+  ``[2]`` and halved, all standardized by the training halves' mean and deviation."""
+  x = jax.random.permutation(keys[0], x)
+  y = jax.random.permutation(keys[1], y)
+  num_train = x.shape[0] // 2
+  pooled_train = jnp.concatenate([x[:num_train], y[:num_train]])
+  mean = jnp.mean(pooled_train, axis=0)
+  # A floor for features constant in the training halves (a pixel always off).
+  scale = jnp.maximum(jnp.std(pooled_train, axis=0), 1e-3)
+  return tuple((v - mean) / scale for v in (x[:num_train], y[:num_train], x[num_train:],
+                                            y[num_train:]))
+
+
+def _adam(loss: Callable[[Any], jax.Array], params: Any, num_steps: int,
+          learning_rate: float) -> Any:
+  """``params`` after ``num_steps`` of full-batch Adam on ``loss``, under ``lax.scan``."""
+  optimizer = optax.adam(learning_rate)
+
+  def step(carry, _):
+    params, opt_state = carry
+    updates, opt_state = optimizer.update(jax.grad(loss)(params), opt_state)
+    return (optax.apply_updates(params, updates), opt_state), None
+
+  (params, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), length=num_steps)
+  return params
+
+
 class ClassifierTest(NamedTuple):
   """The outcome of a classifier two-sample test.
 
@@ -308,33 +338,16 @@ def classifier_two_sample_test(
         f"classifier_two_sample_test needs two samples of one size >= 2, got {x.shape[0]}"
         f" and {y.shape[0]} points"
     )
-  x_key, y_key, init_key = jax.random.split(key, 3)
-  x = jax.random.permutation(x_key, x)
-  y = jax.random.permutation(y_key, y)
-  num_train = x.shape[0] // 2
-  pooled_train = jnp.concatenate([x[:num_train], y[:num_train]])
-  mean = jnp.mean(pooled_train, axis=0)
-  # A floor for features constant in the training halves (a pixel always off).
-  scale = jnp.maximum(jnp.std(pooled_train, axis=0), 1e-3)
-  standardize = lambda v: (v - mean) / scale
-  train_x, train_y = standardize(x[:num_train]), standardize(y[:num_train])
-  test_x, test_y = standardize(x[num_train:]), standardize(y[num_train:])
-
+  keys = jax.random.split(key, 3)
+  train_x, train_y, test_x, test_y = _standardized_halves(keys[:2], x, y)
   classifier = networks.Discriminator(tuple(hidden_sizes))
-  optimizer = optax.adam(learning_rate)
 
   def loss(params):  # The cross-entropy of x (label 1) against y (label 0).
     x_logits, y_logits = classifier.apply(params, train_x), classifier.apply(params, train_y)
     return (jnp.mean(optax.sigmoid_binary_cross_entropy(x_logits, jnp.ones_like(x_logits)))
             + jnp.mean(optax.sigmoid_binary_cross_entropy(y_logits, jnp.zeros_like(y_logits))))
 
-  def step(carry, _):
-    params, opt_state = carry
-    updates, opt_state = optimizer.update(jax.grad(loss)(params), opt_state)
-    return (optax.apply_updates(params, updates), opt_state), None
-
-  params = classifier.init(init_key, train_x)
-  (params, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), length=num_steps)
+  params = _adam(loss, classifier.init(keys[2], train_x), num_steps, learning_rate)
   correct = jnp.sum(classifier.apply(params, test_x) > 0) + jnp.sum(
       classifier.apply(params, test_y) <= 0
   )
@@ -435,18 +448,13 @@ def learned_kernel_test(
         f"learned_kernel_test needs two samples of one size >= 4, got {x.shape[0]}"
         f" and {y.shape[0]} points"
     )
-  x_key, y_key, init_key, permutation_key = jax.random.split(key, 4)
-  x = jax.random.permutation(x_key, x)
-  y = jax.random.permutation(y_key, y)
-  half = x.shape[0] // 2
-  train = jnp.concatenate([x[:half], y[:half]])
-  test = jnp.concatenate([x[half:], y[half:]])
-  mean = jnp.mean(train, axis=0)
-  scale = jnp.maximum(jnp.std(train, axis=0), 1e-3)  # As the classifier test's.
-  train, test = (train - mean) / scale, (test - mean) / scale
+  keys = jax.random.split(key, 4)
+  train_x, train_y, test_x, test_y = _standardized_halves(keys[:2], x, y)
+  train, test = jnp.concatenate([train_x, train_y]), jnp.concatenate([test_x, test_y])
+  half = train_x.shape[0]
 
   network = networks.MLP(tuple(hidden_sizes), feature_size)
-  features = network.init(init_key, train)
+  features = network.init(keys[2], train)
   init = _DeepKernel(
       features=features,
       log_feature_bandwidth=jnp.log(median_heuristic(network.apply(features, train[:half]),
@@ -454,19 +462,13 @@ def learned_kernel_test(
       log_input_bandwidth=jnp.log(median_heuristic(train[:half], train[half:])),
       epsilon_logit=jnp.float32(-4.0),
   )
-  optimizer = optax.adam(learning_rate)
 
   def loss(params):
     return -_power_criterion(_deep_kernel(network, params, train, train), half)
 
-  def step(carry, _):
-    params, opt_state = carry
-    updates, opt_state = optimizer.update(jax.grad(loss)(params), opt_state)
-    return (optax.apply_updates(params, updates), opt_state), None
-
-  (params, _), _ = jax.lax.scan(step, (init, optimizer.init(init)), length=num_steps)
+  params = _adam(loss, init, num_steps, learning_rate)
   statistic, p_value, _ = _permutation_test(
-      permutation_key, _deep_kernel(network, params, test, test), x.shape[0] - half,
+      keys[3], _deep_kernel(network, params, test, test), test_x.shape[0],
       num_permutations,
   )
   return LearnedKernelTest(statistic, p_value, -loss(params))
