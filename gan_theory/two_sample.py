@@ -622,7 +622,9 @@ def evaluate(
     classifier: the classifier test's network and training.
     learned_kernel: the learned-kernel test's network and training.
   """
-  mmd_key, classifier_key, learned_key = jax.random.split(key, 3)
+  mmd_key, classifier_key = jax.random.split(key)
+  # Its own stream, so the other tests draw what they drew before it joined.
+  learned_key = jax.random.fold_in(key, 2)
   mmd = mmd_permutation_test(mmd_key, data, samples, num_permutations=num_permutations)
   classified = classifier_two_sample_test(classifier_key, data, samples, *classifier)
   learned = learned_kernel_test(learned_key, data, samples, *learned_kernel,
