@@ -1,5 +1,5 @@
-"""Toy targets and models with an exact log-density: equal-weight isotropic Gaussian
-mixtures (a kernel density estimate is one, centred on its data) and blends of two."""
+"""Toy targets and models with an exact log-density: equal-weight Gaussian mixtures (a
+kernel density estimate is one, centred on its data) and blends of two."""
 
 import math
 
@@ -10,9 +10,11 @@ import numpy as np
 from jax.scipy.stats import multivariate_normal
 
 __all__ = [
+    "BLOB_CORRELATIONS",
     "TARGETS",
     "Blend",
     "GaussianMixture",
+    "blob",
     "grid",
     "line",
     "make_target",
@@ -24,15 +26,18 @@ __all__ = [
 
 @flax.struct.dataclass
 class GaussianMixture:
-  """``p(x) = 1/K sum_k N(x | modes[k], std^2 I)``.
+  """``p(x) = 1/K sum_k N(x | modes[k], std^2 L_k L_k^T)``, isotropic unless ``tril``.
 
   Attributes:
     modes: ``[K, d]`` mode centres.
     std: the standard deviation of every component, per coordinate.
+    tril: ``[K, d, d]`` lower-triangular factors ``L_k`` of the components' correlation
+      matrices (unit diagonal in ``L_k L_k^T``), or None for the identity.
   """
 
   modes: jax.Array
   std: float = flax.struct.field(pytree_node=False)
+  tril: jax.Array | None = None
 
   @property
   def num_modes(self) -> int:
@@ -47,11 +52,17 @@ class GaussianMixture:
     mode_key, noise_key = jax.random.split(key)
     component = jax.random.randint(mode_key, (num_samples,), 0, self.num_modes)
     noise = jax.random.normal(noise_key, (num_samples, self.dim))
+    if self.tril is not None:
+      noise = jnp.einsum("nij,nj->ni", self.tril[component], noise)
     return self.modes[component] + self.std * noise
 
   def log_prob(self, x: jax.Array) -> jax.Array:
     """The exact log-density of ``x`` with shape ``[..., d]``, computed by logsumexp."""
-    log_normal = multivariate_normal.logpdf(x[..., None, :], self.modes, self.std**2)
+    if self.tril is None:
+      covariance = self.std**2
+    else:
+      covariance = self.std**2 * self.tril @ jnp.swapaxes(self.tril, -1, -2)
+    log_normal = multivariate_normal.logpdf(x[..., None, :], self.modes, covariance)
     return jax.nn.logsumexp(log_normal, axis=-1) - math.log(self.num_modes)
 
 
@@ -144,6 +155,28 @@ def line(modes: tuple[float, ...] = (-2.0, 2.0), std: float = 0.5) -> GaussianMi
     raise ValueError("modes must name at least one mode")
   modes = np.asarray(modes, np.float32).reshape(-1, 1)
   return GaussianMixture(modes=jax.device_put(modes), std=std)
+
+
+# Blob-D's correlations per mode of the 3 x 3 grid, row by row (Liu et al. 2020: covariance
+# 0.03 on the diagonal, -0.02 - 0.002 i off it for i < 4, 0 at the centre, 0.02 + 0.002 (i - 5)
+# beyond, divided by 0.03).
+BLOB_CORRELATIONS = tuple(c / 0.03 for c in (
+    -0.020, -0.022, -0.024, -0.026, 0.0, 0.020, 0.022, 0.024, 0.026,
+))
+
+
+def blob(correlated: bool = False) -> GaussianMixture:
+  """The Blob benchmark of two-sample tests (Liu et al. 2020): 9 Gaussians of variance 0.03
+  on the unit grid {-1, 0, 1}^2; ``correlated`` gives each its correlation from
+  :data:`BLOB_CORRELATIONS` (Blob-D's second distribution; the first is uncorrelated)."""
+  mixture = grid(num_per_side=3, spacing=1.0, std=math.sqrt(0.03))
+  if not correlated:
+    return mixture
+  rho = np.asarray(BLOB_CORRELATIONS, np.float64)
+  # The Cholesky factor of [[1, rho], [rho, 1]].
+  tril = np.zeros((len(rho), 2, 2))
+  tril[:, 0, 0], tril[:, 1, 0], tril[:, 1, 1] = 1.0, rho, np.sqrt(1.0 - rho**2)
+  return mixture.replace(tril=jax.device_put(tril.astype(np.float32)))
 
 
 TARGETS = {"ring": ring, "grid": grid, "line": line}

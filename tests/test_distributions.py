@@ -8,6 +8,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy.special
 import scipy.stats
 from absl.testing import absltest, parameterized
 
@@ -210,6 +211,59 @@ class LogProbTest(chex.TestCase, parameterized.TestCase):
     # float32 rounding: relative ~1e-6 of |log p| (up to 1e9 far away), plus ~1e-5 absolute.
     np.testing.assert_allclose(value.ravel(), expected, rtol=1e-5, atol=1e-4)
 
+
+
+class BlobTest(chex.TestCase):
+
+  def test_uncorrelated_is_the_three_by_three_unit_grid(self):
+    blob = distributions.blob()
+    expected = distributions.grid(num_per_side=3, spacing=1.0, std=math.sqrt(0.03))
+    self.assertIsNone(blob.tril)
+    self.assertEqual(blob.std, expected.std)
+    chex.assert_trees_all_equal(blob.modes, expected.modes)
+
+  def test_correlated_samples_have_each_modes_correlation(self):
+    # The same factors with std 0.03: modes 33 std apart, so the nearest mode is the drawn
+    # component and its residuals are the component's noise.
+    blob = distributions.blob(correlated=True).replace(std=0.03)
+    x = np.asarray(blob.sample(jax.random.key(4), N_SAMPLES), np.float64)
+    modes = np.asarray(blob.modes, np.float64)
+    nearest = _nearest_mode(x, modes)
+    for k, expected in enumerate(distributions.BLOB_CORRELATIONS):
+      residual = (x[nearest == k] - modes[k]) / blob.std
+      m = len(residual)
+      # Unit variances (SE sqrt(2 / m)) and the correlation (SE (1 - rho^2) / sqrt(m)).
+      np.testing.assert_array_less(np.abs(np.var(residual, axis=0) - 1), 4 * math.sqrt(2 / m))
+      rho = np.corrcoef(residual.T)[0, 1]
+      self.assertLess(abs(rho - expected), 4 * (1 - expected**2) / math.sqrt(m), k)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_correlated_log_prob_matches_float64_reference(self):
+    blob = distributions.blob(correlated=True)
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(-1.5, 1.5, size=(9, 2)), [[30.0, -40.0], [1e3, 1e3]]])
+    x = x.astype(np.float32)
+    rho = np.asarray(distributions.BLOB_CORRELATIONS)
+    per_component = np.stack([
+        scipy.stats.multivariate_normal(mode, 0.03 * np.array([[1, r], [r, 1]])).logpdf(x)
+        for mode, r in zip(np.asarray(blob.modes, np.float64), rho)
+    ], axis=-1)
+    expected = scipy.special.logsumexp(per_component, axis=-1) - math.log(9)
+    value = self.variant(blob.log_prob)(jnp.asarray(x))
+    chex.assert_tree_all_finite(value)
+    # float32 rounding: relative ~1e-6 of |log p| (up to 6e7 far away), plus ~1e-5 absolute.
+    np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-4)
+
+  def test_correlated_normalizes(self):
+    # As LogProbTest.test_normalizes, spacing std / 2 = 0.087. Along the narrowest axis
+    # (std 0.063) the Poisson-summation error is about exp(-2 pi^2 x 0.008 / h^2) < 1e-8.
+    blob = distributions.blob(correlated=True)
+    h, half_width = blob.std / 2, 1.0 + 8 * blob.std
+    axis = np.arange(-half_width, half_width + h / 2, h)
+    xx, yy = np.meshgrid(axis, axis, indexing="ij")
+    points = jnp.asarray(np.stack([xx.ravel(), yy.ravel()], axis=-1), jnp.float32)
+    density = np.exp(np.asarray(blob.log_prob(points), np.float64))
+    np.testing.assert_allclose(np.sum(density) * h * h, 1.0, atol=1e-4)
 
 
 class StudyModelsTest(chex.TestCase, parameterized.TestCase):
