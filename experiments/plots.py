@@ -578,34 +578,40 @@ def likelihood_vs_samples_figure(
 
 def power_figure(
     sample_sizes: Sequence[int],
-    rejections: Mapping[tuple[int, str, str], float],
+    rejections: Mapping[tuple[str, int, str, str], float],
     alpha: float,
     interval: Sequence[float],
     *,
+    panels: Mapping[str, str],
     title: str,
 ) -> Figure:
-  """Each test's rejection rate against sample size, under the null and under a shift.
+  """Each test's rejection rate against sample size, a panel per problem, under its null
+  and under its alternative.
 
   Args:
     sample_sizes: points per side.
-    rejections: (sample size, hypothesis "null" or "shift", test) -> rejection rate.
+    rejections: (problem, sample size, hypothesis "null" or "alternative", test) ->
+      rejection rate.
     alpha: the level.
     interval: the band that a size-alpha test's null rejection rate falls in with chance 95%.
+    panels: problem -> the panel's title, in the panels' order.
     title: the figure's title: the experiment and its config.
   """
-  tests = list(dict.fromkeys(test for _, _, test in rejections))
-  figure = Figure(figsize=(6.0, 4.2), layout="constrained")
-  ax = figure.subplots()
+  tests = list(dict.fromkeys(test for *_, test in rejections))
+  figure = Figure(figsize=(4.0 + 3.2 * len(panels), 4.2), layout="constrained")
+  axes = np.atleast_1d(figure.subplots(1, len(panels), sharey=True))
   n = np.asarray(sample_sizes, float)
-  ax.axhspan(*interval, color="0.85", lw=0, label=f"95% band of a size-{alpha:g} test")
-  for index, test in enumerate(tests):
-    power = [rejections[size, "shift", test] for size in sample_sizes]
-    null = [rejections[size, "null", test] for size in sample_sizes]
-    ax.plot(n, power, "o-", c=f"C{index}", ms=3, label=f"{test}: power")
-    ax.plot(n, null, "x:", c=f"C{index}", label=f"{test}: type-I error")
-  ax.set(xscale="log", xlabel="points per side n",
-         ylabel=f"rejection rate at p <= {alpha:g} (fraction)", ylim=(-0.02, 1.02))
-  _integer_ticks(ax, sample_sizes)
-  ax.legend(fontsize=7)
+  for ax, (problem, panel_title) in zip(axes, panels.items()):
+    ax.axhspan(*interval, color="0.85", lw=0, label=f"95% band of a size-{alpha:g} test")
+    for index, test in enumerate(tests):
+      power = [rejections[problem, size, "alternative", test] for size in sample_sizes]
+      null = [rejections[problem, size, "null", test] for size in sample_sizes]
+      ax.plot(n, power, "o-", c=f"C{index}", ms=3, label=f"{test}: power")
+      ax.plot(n, null, "x:", c=f"C{index}", label=f"{test}: type-I error")
+    ax.set(xscale="log", xlabel="points per side n", title=panel_title, ylim=(-0.02, 1.02))
+    ax.title.set_fontsize(10)
+    _integer_ticks(ax, sample_sizes)
+  axes[0].set_ylabel(f"rejection rate at p <= {alpha:g} (fraction)")
+  axes[0].legend(fontsize=7)
   _title(figure, title)
   return figure

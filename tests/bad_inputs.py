@@ -116,6 +116,9 @@ LIKELIHOOD_VS_SAMPLES_BAD_INPUTS = (
      "config.two_sample.classifier.num_steps=0 must be a positive integer"),
     ("tiny_sample_size", {"calibration.sample_sizes": (3, 100)}, "each must be at least 4"),
     ("alpha_zero", {"calibration.alpha": 0.0}, "config.calibration.alpha=0.0 must be a number in"),
+    ("unknown_problem", {"calibration.problems": ("mean_shift", "blobs")},
+     "config.calibration.problems=('mean_shift', 'blobs'): 'blobs' is not one of:"
+     " mean_shift, blob"),
 )
 ML_COST_BAD_INPUTS = (
     ("no_baseline", {"objectives": ("maximum_likelihood", "minimax")},

@@ -299,11 +299,13 @@ class LikelihoodVsSamplesTest(absltest.TestCase):
     with open(workdir / "calibration.csv") as f:
       rows = list(csv.DictReader(f))
     self.assertEqual(
-        [(r["sample_size"], r["hypothesis"], r["replicate"]) for r in rows],
-        [(n, h, str(r)) for n in ("10",) for r in range(10) for h in ("null", "shift")],
+        [(r["sample_size"], r["problem"], r["hypothesis"], r["replicate"]) for r in rows],
+        [(n, p, h, str(r)) for n in ("10",) for p in ("mean_shift", "blob")
+         for r in range(10) for h in ("null", "alternative")],
     )
     summary = (workdir / "summary.md").read_text()
     self.assertIn("## The tests' calibration: 10 replicates per sample size", summary)
+    self.assertIn("### blob: Blob", summary)
     self.assertIn("## The study: 2 replicates per dimension", summary)
     for name in ("study.png", "calibration.png"):
       self.assertEqual((workdir / name).read_bytes()[:8], PNG)

@@ -134,8 +134,9 @@ class CurvesFigureTest(absltest.TestCase):
 class TitleTest(absltest.TestCase):
 
   def test_a_long_title_wraps_to_the_figure(self):
-    figure = plots.power_figure([10], {(10, "null", "mmd"): 0.0, (10, "shift", "mmd"): 0.5},
-                                0.05, (0.0, 0.2), title="word " * 60)
+    figure = plots.power_figure(
+        [10], {("p", 10, "null", "mmd"): 0.0, ("p", 10, "alternative", "mmd"): 0.5}, 0.05,
+        (0.0, 0.2), panels={"p": "problem"}, title="word " * 60)
     lines = figure.get_suptitle().split("\n")
     self.assertGreater(len(lines), 1)
     self.assertLess(max(map(len, lines)), 100)
@@ -170,8 +171,9 @@ def _figure(name: str):
           [2, 10], {(q, m): np.array([[0.5, 0.1], [0.6, 0.1]]) for q in quantities
                     for m in ("data", "memorizer")}, math.log(0.01), title="likelihood"),
       "power": lambda: plots.power_figure(
-          [25, 50], {(n, h, t): 0.05 for n in (25, 50) for h in ("null", "shift")
-                     for t in ("mmd", "classifier")}, 0.05, (0.0, 0.1), title="calibration"),
+          [25, 50], {(p, n, h, t): 0.05 for p in ("shift", "blob") for n in (25, 50)
+                     for h in ("null", "alternative") for t in ("mmd", "classifier")},
+          0.05, (0.0, 0.1), panels={"shift": "a shift", "blob": "Blob"}, title="calibration"),
   }
   return builders[name]()
 
@@ -185,10 +187,10 @@ class EveryFigureTest(parameterized.TestCase):
     self.assertTrue(figure.get_suptitle())
     for ax in figure.axes:
       self.assertTrue(ax.get_xlabel(), name)
-      self.assertTrue(ax.get_title() or name == "power", name)  # Power: one panel.
-    # The variance panels share their y axis, labelled once.
+      self.assertTrue(ax.get_title(), name)
+    # The variance and power panels share their y axis, labelled once.
     self.assertTrue(figure.axes[0].get_ylabel(), name)
-    if name != "estimator_variance":
+    if name not in ("estimator_variance", "power"):
       self.assertTrue(all(ax.get_ylabel() for ax in figure.axes), name)
     self.assertTrue(any(ax.get_legend() for ax in figure.axes), name)  # A key.
     self.assertTrue(renders(figure))

@@ -30,11 +30,13 @@ def get_config() -> ml_collections.ConfigDict:
   # held-out one.
   config.two_sample = two_sample_config(num_samples=1000)
 
-  # The tests' type-I error and power: N(0, I) against N(0, I) and against N(shift e_1, I)
-  # in `dim` dimensions, num_replicates times at each sample size (per side).
+  # The tests' type-I error and power, num_replicates times at each sample size (per side),
+  # on each problem: mean_shift, N(0, I) against N(0, I) and against N(shift e_1, I) in `dim`
+  # dimensions; blob, Liu et al.'s nine Gaussians against themselves and against the same
+  # with correlated coordinates (2-D).
   config.calibration = ml_collections.ConfigDict(dict(
-      dim=10, shift=0.5, sample_sizes=(25, 50, 100, 200, 400), num_replicates=200,
-      alpha=0.05,
+      problems=("mean_shift", "blob"), dim=10, shift=0.5,
+      sample_sizes=(25, 50, 100, 200, 400), num_replicates=200, alpha=0.05,
   ))
   # Runs vmapped together (0: by backend), as in the GAN sweep.
   config.vmap_size = 0

@@ -7,11 +7,13 @@ Two measurements, each a pure function of the config (:func:`compute`):
   likelihood is poor) and a noisy model ``w p + (1 - w) q`` (q the Gaussian of p's moments:
   its log-likelihood is within ``log w`` of p's, its samples mostly noise), each scored by
   its held-out log-likelihood and by every two-sample test of its samples;
-* the calibration: the type-I error and the power of the MMD and classifier tests, on
-  ``N(0, I)`` against ``N(0, I)`` and against ``N(shift e_1, I)``, per sample size.
+* the calibration: the type-I error and the power of every test, per sample size, on two
+  problems: ``N(0, I)`` against itself and against ``N(shift e_1, I)``; Blob (Liu et al.
+  2020), nine Gaussians on a grid against themselves and against the same with correlated
+  coordinates.
 
-Every random draw comes from ``config.seed``, one stream per measurement, dimension and
-sample size.
+Every random draw comes from ``config.seed``, one stream per measurement, dimension, problem
+and sample size.
 """
 
 import math
@@ -28,6 +30,7 @@ from gan_theory.metrics import binomial_interval, mean_and_stderr
 from gan_theory.studies import no_progress
 from gan_theory.validation import (
     ConfigError,
+    check_choices,
     check_fraction,
     check_int,
     check_positive,
@@ -38,6 +41,7 @@ __all__ = [
     "FLOATS_PER_BATCH",
     "HYPOTHESES",
     "MODELS",
+    "PROBLEMS",
     "TESTS",
     "Calibration",
     "Estimate",
@@ -62,8 +66,11 @@ __all__ = [
 
 # p itself, the memorizer p1 and the noisy model p2 of the lecture.
 MODELS = ("data", "memorizer", "noisy")
-# Both samples from N(0, I); the second shifted by shift e_1.
-HYPOTHESES = ("null", "shift")
+# The calibration's problems: N(0, I_dim) against N(shift e_1, I_dim); Blob-D's two
+# mixtures (distributions.blob).
+PROBLEMS = ("mean_shift", "blob")
+# Both samples from the problem's first distribution; the second from its other one.
+HYPOTHESES = ("null", "alternative")
 TESTS = ("mmd", "classifier", "learned_kernel")
 # Floats per lax.map batch of held-out points in the log-likelihood: bounds its memory.
 FLOATS_PER_BATCH = 1 << 24
@@ -93,6 +100,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
   check_fraction(config, "signal_weight")
   check_int(config, "num_replicates")
   two_sample.validate(config, "two_sample")
+  check_choices(config, "calibration.problems", PROBLEMS)
   check_int(config, "calibration.dim")
   check_positive(config, "calibration.shift")
   # Two points per half for the classifier, more than k for the k-nearest neighbours.
@@ -154,17 +162,22 @@ class StudySummary(NamedTuple):
 
 
 class Calibration(NamedTuple):
-  """Both tests' outcomes under both hypotheses, per sample size.
+  """Every test's outcomes under both hypotheses of every problem, per sample size.
+
+  The problems are ``config.calibration.problems``, in that order.
 
   Attributes:
-    evaluation: every replicate's evaluation, ``[sample sizes, replicates, hypotheses]``.
-    rejection_rate: ``[sample sizes, hypotheses, tests]`` the share of p-values <= alpha.
+    evaluation: every replicate's evaluation, ``[sample sizes, problems, replicates,
+      hypotheses]``.
+    rejection_rate: ``[sample sizes, problems, hypotheses, tests]`` the share of p-values
+      <= alpha.
     attainable_size: ``[sample sizes, tests]`` the largest chance of a p-value <= alpha
       under the null that each test's discrete p-values allow.
     null_band: ``[2]`` the least and the most rejections, of the replicates, of a size-alpha
       test under the null with chance 95%.
     null_band_rate: ``[2]`` the same as shares of the replicates.
-    null_in_band: ``[sample sizes, tests]`` whether the rejections under the null are in it.
+    null_in_band: ``[sample sizes, problems, tests]`` whether the rejections under the
+      null are in it.
   """
 
   evaluation: two_sample.Evaluation
@@ -282,47 +295,67 @@ def study_replicates(config: ml_collections.ConfigDict, dim: int) -> Study:
 
 
 def calibration_samples(
-    key: jax.Array, sample_size: int, dim: int, shift: float
+    key: jax.Array, problem: str, sample_size: int, dim: int, shift: float
 ) -> tuple[jax.Array, jax.Array]:
-  """Two samples from ``N(0, I_dim)`` per hypothesis, the second shifted under ``shift``.
+  """Two samples per hypothesis of ``problem``, each drawn afresh.
 
   Args:
     key: a typed key.
+    problem: one of :data:`PROBLEMS`: ``"mean_shift"`` draws from ``N(0, I_dim)``, the
+      alternative's second sample from ``N(shift e_1, I_dim)``; ``"blob"`` draws from
+      ``distributions.blob()``, the alternative's second sample from its correlated twin
+      (in 2-D: ``dim`` and ``shift`` are unused).
     sample_size: points per sample.
-    dim: the dimension.
-    shift: the second sample's shift along ``e_1`` under the alternative.
+    dim: the mean-shift problem's dimension.
+    shift: its second sample's shift along ``e_1`` under the alternative.
 
   Returns:
-    ``(first, second)``, each ``[hypotheses, sample_size, dim]`` in :data:`HYPOTHESES`
-    order.
+    ``(first, second)``, each ``[hypotheses, sample_size, d]`` in :data:`HYPOTHESES` order.
   """
-  draws = jax.random.normal(key, (len(HYPOTHESES), 2, sample_size, dim))
-  shift_vector = jnp.zeros(dim).at[0].set(shift)
-  offsets = jnp.stack([jnp.zeros_like(shift_vector), shift_vector])
-  return draws[:, 0], draws[:, 1] + offsets[:, None]
+  if problem == "mean_shift":
+    draws = jax.random.normal(key, (len(HYPOTHESES), 2, sample_size, dim))
+    offsets = jnp.zeros((len(HYPOTHESES), dim)).at[HYPOTHESES.index("alternative"), 0].set(
+        shift
+    )
+    return draws[:, 0], draws[:, 1] + offsets[:, None]
+  if problem == "blob":
+    first_key, null_key, alternative_key = jax.random.split(key, 3)
+    blob = distributions.blob()
+    first = blob.sample(first_key, len(HYPOTHESES) * sample_size)
+    # In HYPOTHESES order: the null's second sample from the blob, the alternative's from
+    # its correlated twin.
+    second = jnp.stack([
+        blob.sample(null_key, sample_size),
+        distributions.blob(correlated=True).sample(alternative_key, sample_size),
+    ])
+    return first.reshape(len(HYPOTHESES), sample_size, 2), second
+  raise ValueError(f"unknown problem {problem!r}; valid: {', '.join(PROBLEMS)}")
 
 
 def calibration_replicates(
-    config: ml_collections.ConfigDict, sample_size: int
+    config: ml_collections.ConfigDict, problem: str, sample_size: int
 ) -> two_sample.Evaluation:
-  """Every replicate's evaluation of both hypotheses at ``sample_size`` points a side.
+  """Every replicate's evaluation of both hypotheses of ``problem`` at ``sample_size``.
 
   Args:
     config: the experiment's config (:func:`validate`).
+    problem: one of :data:`PROBLEMS`.
     sample_size: points per sample.
 
   Returns:
     The evaluation, ``[replicates, hypotheses]``.
   """
   settings = config.calibration
-  base = jax.random.fold_in(
-      jax.random.fold_in(jax.random.key(config.seed), _CALIBRATION), sample_size
-  )
+  base = jax.random.fold_in(jax.random.fold_in(
+      jax.random.fold_in(jax.random.key(config.seed), _CALIBRATION), PROBLEMS.index(problem)
+  ), sample_size)
   evaluate = jax.vmap(two_sample.make_evaluate(config.two_sample))
 
   def replicate(index):
     data_key, test_key = jax.random.split(jax.random.fold_in(base, index))
-    first, second = calibration_samples(data_key, sample_size, settings.dim, settings.shift)
+    first, second = calibration_samples(
+        data_key, problem, sample_size, settings.dim, settings.shift
+    )
     return evaluate(jax.random.split(test_key, len(HYPOTHESES)), first, second)
 
   replicates = np.arange(settings.num_replicates, dtype=np.uint32)
@@ -426,19 +459,19 @@ def summarize_calibration(
 
   Args:
     config: the experiment's config (:func:`validate`).
-    evaluation: ``[sample sizes, replicates, hypotheses]``, sizes as in
-      ``config.calibration.sample_sizes``.
+    evaluation: ``[sample sizes, problems, replicates, hypotheses]``, sizes and problems
+      as in ``config.calibration``.
 
   Returns:
     The :class:`Calibration`.
   """
   settings = config.calibration
   counts = np.stack([
-      rejection_counts(getattr(evaluation, f"{test}_p_value"), settings.alpha, axis=1)
+      rejection_counts(getattr(evaluation, f"{test}_p_value"), settings.alpha, axis=2)
       for test in TESTS
   ], axis=-1)
   band = null_band(settings.num_replicates, settings.alpha)
-  null_counts = counts[:, HYPOTHESES.index("null")]
+  null_counts = counts[:, :, HYPOTHESES.index("null")]
   return Calibration(
       evaluation=evaluation,
       rejection_rate=counts / settings.num_replicates,
@@ -460,11 +493,11 @@ def _stack(trees: list[Tree]) -> Tree:
 def compute(
     config: ml_collections.ConfigDict, on_progress: Callable[[str], None] = no_progress
 ) -> Results:
-  """The study in every dimension and the calibration at every sample size.
+  """The study in every dimension and the calibration of every problem and sample size.
 
   Args:
     config: the experiment's config (:func:`validate`).
-    on_progress: told as each dimension and each sample size is done.
+    on_progress: told as each dimension and each (sample size, problem) is done.
 
   Returns:
     The :class:`Results`.
@@ -476,8 +509,11 @@ def compute(
     on_progress(f"the models in d = {dim}: done")
   by_size = []
   for size in config.calibration.sample_sizes:
-    by_size.append(calibration_replicates(config, size))
-    on_progress(f"the tests' calibration at {size} points a side: done")
+    by_problem = []
+    for problem in config.calibration.problems:
+      by_problem.append(calibration_replicates(config, problem, size))
+      on_progress(f"the tests' calibration, {problem}, {size} points a side: done")
+    by_size.append(_stack(by_problem))
   study, calibration = _stack(by_dim), _stack(by_size)
   return Results(
       study=study,

@@ -21,7 +21,7 @@ from gan_theory.studies import likelihood_vs_samples as study
 from gan_theory.validation import ConfigError
 
 DATA, NOISY = study.MODELS.index("data"), study.MODELS.index("noisy")
-NULL, SHIFT = study.HYPOTHESES.index("null"), study.HYPOTHESES.index("shift")
+NULL, ALTERNATIVE = study.HYPOTHESES.index("null"), study.HYPOTHESES.index("alternative")
 
 
 def _gaussian_log_density(x: np.ndarray, mean: np.ndarray, std: float) -> np.ndarray:
@@ -61,6 +61,7 @@ class ValidateTest(parameterized.TestCase):
        {"two_sample.num_neighbours": 5, "calibration.sample_sizes": (5,)}, "at least 6"),
       ("zero_dim", {"dims": (4, 0)}, "config.dims=(4, 0)"),
       ("negative_vmap_size", {"vmap_size": -1}, "config.vmap_size=-1"),
+      ("no_problem", {"calibration.problems": ()}, "must name at least one of"),
   )
   def test_rejects(self, overrides, message):
     config = _small_config()
@@ -138,16 +139,37 @@ class StudyModelsTest(absltest.TestCase):
 
 class CalibrationSamplesTest(absltest.TestCase):
 
-  def test_only_the_second_sample_of_the_alternative_is_shifted(self):
+  def test_mean_shift_shifts_only_the_alternatives_second_sample(self):
     n, dim, shift = 4000, 3, 0.5
-    first, second = study.calibration_samples(jax.random.key(2), n, dim, shift)
+    first, second = study.calibration_samples(jax.random.key(2), "mean_shift", n, dim, shift)
     chex.assert_shape((first, second), (len(study.HYPOTHESES), n, dim))
     means = np.stack([np.mean(first, axis=1), np.mean(second, axis=1)])
     expected = np.zeros_like(means)
-    expected[1, SHIFT, 0] = shift
+    expected[1, ALTERNATIVE, 0] = shift
     # Each mean of n unit normals has standard error 1 / sqrt(n) = 0.016; the shift is 31.
     np.testing.assert_array_less(np.abs(means - expected), 4 / math.sqrt(n))
-    np.testing.assert_allclose(np.std(second[SHIFT], axis=0), 1.0, atol=4 / math.sqrt(2 * n))
+    np.testing.assert_allclose(np.std(second[ALTERNATIVE], axis=0), 1.0,
+                               atol=4 / math.sqrt(2 * n))
+
+  def test_blob_draws_only_the_alternatives_second_sample_from_the_correlated_mixture(self):
+    n = 4000
+    first, second = study.calibration_samples(jax.random.key(3), "blob", n, 10, 0.5)
+    chex.assert_shape((first, second), (len(study.HYPOTHESES), n, 2))
+    self.assertFalse(np.array_equal(first[NULL], first[ALTERNATIVE]))
+    p, q = distributions.blob(), distributions.blob(correlated=True)
+    samples = {"first null": first[NULL], "first alternative": first[ALTERNATIVE],
+               "second null": second[NULL], "second alternative": second[ALTERNATIVE]}
+    for name, x in samples.items():
+      log_ratio = np.asarray(q.log_prob(x) - p.log_prob(x), np.float64)
+      # Its mean is KL(q || p) > 0 under q and -KL(p || q) < 0 under p: about -/+ 0.5
+      # nats per point, -1/2 log(1 - rho^2) averaged over the modes; 4 SE is about 0.03.
+      sign = 1.0 if name == "second alternative" else -1.0
+      self.assertGreater(sign * np.mean(log_ratio),
+                         4 * np.std(log_ratio, ddof=1) / math.sqrt(n), name)
+
+  def test_rejects_an_unknown_problem(self):
+    with self.assertRaisesRegex(ValueError, "unknown problem 'blobs'; valid: mean_shift, blob"):
+      study.calibration_samples(jax.random.key(0), "blobs", 10, 2, 0.5)
 
 
 class RejectionCountsTest(absltest.TestCase):
@@ -187,22 +209,28 @@ class SummarizeCalibrationTest(absltest.TestCase):
 
   def test_hand_made_p_values(self):
     config = _small_config()
-    config.calibration.update(sample_sizes=(10,), num_replicates=10, alpha=0.05)
+    config.calibration.update(sample_sizes=(10,), num_replicates=10, alpha=0.05,
+                              problems=("blob", "mean_shift"))
     config.two_sample.num_permutations = 50
-    p = np.full((1, 10, 2), 0.5)
-    p_mmd, p_classifier = p.copy(), p.copy()
-    p_mmd[0, :3, NULL] = 0.02  # 3 of 10 null rejections: outside [0, 2].
-    p_classifier[0, :2, NULL] = 0.05  # 2: inside, at its top.
-    p_mmd[0, :7, SHIFT] = 0.04
-    p_classifier[0, :, SHIFT] = 0.01
+    # [sample sizes, problems, replicates, hypotheses].
+    p = np.full((1, 2, 10, 2), 0.5)
+    p_mmd, p_classifier, p_learned = p.copy(), p.copy(), p.copy()
+    p_mmd[0, 0, :3, NULL] = 0.02  # 3 of 10 null rejections: outside [0, 2].
+    p_classifier[0, 0, :2, NULL] = 0.05  # 2: inside, at its top.
+    p_mmd[0, 0, :7, ALTERNATIVE] = 0.04
+    p_classifier[0, 0, :, ALTERNATIVE] = 0.01
+    p_learned[0, 1, :4, ALTERNATIVE] = 0.03  # The second problem's.
     calibration = study.summarize_calibration(config, _evaluation(
-        mmd_p_value=p_mmd, classifier_p_value=p_classifier, learned_kernel_p_value=p
+        mmd_p_value=p_mmd, classifier_p_value=p_classifier, learned_kernel_p_value=p_learned
     ))
-    np.testing.assert_array_equal(calibration.rejection_rate,
-                                  [[[0.3, 0.2, 0.0], [0.7, 1.0, 0.0]]])
+    np.testing.assert_array_equal(calibration.rejection_rate, [[
+        [[0.3, 0.2, 0.0], [0.7, 1.0, 0.0]],
+        [[0.0, 0.0, 0.0], [0.0, 0.0, 0.4]],
+    ]])
     np.testing.assert_array_equal(calibration.null_band, [0, 2])
     np.testing.assert_array_equal(calibration.null_band_rate, [0.0, 0.2])
-    np.testing.assert_array_equal(calibration.null_in_band, [[False, True, True]])
+    np.testing.assert_array_equal(calibration.null_in_band,
+                                  [[[False, True, True], [True, True, True]]])
     np.testing.assert_allclose(calibration.attainable_size, [[2 / 51, 11 / 1024, 2 / 51]],
                                rtol=1e-7)
 
