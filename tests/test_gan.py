@@ -153,14 +153,13 @@ def _tiny_flow_config(**overrides):
 
 # Without jit, every operation outside the scan compiles on its own: slow.
 @pytest.mark.slow
-class TrainPeriodVariantsTest(chex.TestCase):
+class TrainPeriodEagerTest(chex.TestCase):
 
-  @chex.variants(with_jit=True, without_jit=True)
-  def test_train_period_variants_agree(self):
+  def test_eager_train_period_equals_the_jitted_one(self):
     config = tiny_config(num_steps=4, eval_every=4)
     trainer = gan.make_trainer(config)
     state = trainer.init(jax.random.key(0), _setting(2))
-    new_state, metrics = self.variant(trainer.train_period)(state)
+    new_state, metrics = trainer.train_period(state)  # Op by op, but for lax.scan's body.
     self.assertEqual(int(new_state.step), 4)
     chex.assert_tree_all_finite(metrics)
     reference_state, reference_metrics = jax.jit(trainer.train_period)(state)

@@ -467,14 +467,21 @@ class SampleQualityTest(parameterized.TestCase):
 
 
 class EvaluateTest(absltest.TestCase):
+  """One compiled evaluation, its settings written once as a config section."""
+
+  SETTINGS = dict(num_permutations=20, num_neighbours=2,
+                  classifier=two_sample.ClassifierSettings((8,), 10, 1e-2),
+                  learned_kernel=two_sample.LearnedKernelSettings((8,), 4, 10, 1e-2))
+  CONFIG = ml_collections.ConfigDict(dict(two_sample=dict(
+      num_samples=30, num_permutations=20, num_neighbours=2,
+      classifier=dict(hidden_sizes=(8,), num_steps=10, learning_rate=1e-2),
+      learned_kernel=dict(hidden_sizes=(8,), feature_size=4, num_steps=10, learning_rate=1e-2),
+  )))
 
   def test_each_field_is_its_test_and_the_draws_come_from_the_key(self):
     x, y = X[:30], Y
-    settings = dict(num_permutations=20, num_neighbours=2,
-                    classifier=two_sample.ClassifierSettings((8,), 10, 1e-2),
-                    learned_kernel=two_sample.LearnedKernelSettings((8,), 4, 10, 1e-2))
-    evaluate = jax.jit(lambda k: two_sample.evaluate(k, x, y, **settings))
-    first, again, other = (evaluate(jax.random.key(seed)) for seed in (4, 4, 5))
+    evaluate = jax.jit(functools.partial(two_sample.evaluate, **self.SETTINGS))
+    first, again, other = (evaluate(jax.random.key(seed), x, y) for seed in (4, 4, 5))
     chex.assert_trees_all_equal(first, again)  # A pure function of its key.
     # What draws nothing is the statistic of the test alone, whatever the key.
     mmd = two_sample.mmd_permutation_test(jax.random.key(0), x, y, num_permutations=20)
@@ -490,17 +497,16 @@ class EvaluateTest(absltest.TestCase):
                         [float(getattr(other, f)) for f in drawn])
 
   def test_make_evaluate_reads_a_config_section(self):
-    config = ml_collections.ConfigDict(dict(two_sample=dict(
-        num_samples=30, num_permutations=20, num_neighbours=2,
-        classifier=dict(hidden_sizes=(8,), num_steps=10, learning_rate=1e-2),
-        learned_kernel=dict(hidden_sizes=(8,), feature_size=4, num_steps=10, learning_rate=1e-2),
-    )))
+    config = self.CONFIG.copy_and_resolve_references()
     two_sample.validate(config)
-    key = jax.random.key(4)
-    from_config = two_sample.make_evaluate(config.two_sample)(key, X[:30], Y)
-    direct = two_sample.evaluate(key, X[:30], Y, 20, 2, two_sample.ClassifierSettings((8,), 10, 1e-2),
-                                 two_sample.LearnedKernelSettings((8,), 4, 10, 1e-2))
-    chex.assert_trees_all_close(from_config, direct)
+    # The same program as evaluate with those settings: equal jaxprs, no need to run both.
+    args = (jax.random.key(4), X[:30], Y)
+    from_config = jax.make_jaxpr(two_sample.make_evaluate(config.two_sample))(*args)
+    direct = jax.make_jaxpr(functools.partial(two_sample.evaluate, **self.SETTINGS))(*args)
+    self.assertEqual(str(from_config), str(direct))
+    config.two_sample.learned_kernel.num_steps = 11  # The comparison sees every setting.
+    changed = jax.make_jaxpr(two_sample.make_evaluate(config.two_sample))(*args)
+    self.assertNotEqual(str(changed), str(direct))
     config.two_sample.num_neighbours = 30
     with self.assertRaisesRegex(ConfigError, "num_neighbours=30 must be less than"):
       two_sample.validate(config)
