@@ -177,9 +177,7 @@ def _summary_md(config: ml_collections.ConfigDict, results: Results) -> str:
       " 'size' is the largest rejection chance the test's discrete p-values allow"
       f" (the MMD tests' {config.two_sample.num_permutations} permutations, the classifier"
       " test's binomial tail). The learned-kernel test trains its kernel on half of each"
-      " sample and tests on the other half (Liu et al. 2020). Blob (Liu et al.): nine"
-      " Gaussians of variance 0.03 on a unit grid, against the same with each mode's"
-      " coordinates correlated (-0.87 to 0.87).",
+      " sample and tests on the other half (Liu et al. 2020).",
       "",
       *calibration_tables,
       f"## The study: {config.num_replicates} replicates per dimension",

@@ -172,10 +172,7 @@ def blob(correlated: bool = False) -> GaussianMixture:
   mixture = grid(num_per_side=3, spacing=1.0, std=math.sqrt(0.03))
   if not correlated:
     return mixture
-  rho = np.asarray(BLOB_CORRELATIONS, np.float64)
-  # The Cholesky factor of [[1, rho], [rho, 1]].
-  tril = np.zeros((len(rho), 2, 2))
-  tril[:, 0, 0], tril[:, 1, 0], tril[:, 1, 1] = 1.0, rho, np.sqrt(1.0 - rho**2)
+  tril = np.linalg.cholesky(np.array([[[1.0, rho], [rho, 1.0]] for rho in BLOB_CORRELATIONS]))
   return mixture.replace(tril=jax.device_put(tril.astype(np.float32)))
 
 
