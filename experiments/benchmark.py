@@ -1,10 +1,15 @@
 """Throughput of the compiled sweep for the default model, against this machine's peak.
 
   python -m experiments.benchmark [--runs=1,8,64] [--steps_per_call=100] \
-      [--cpu_devices=1,2,4,8 --device_runs=64] [--config.<field>=<value> ...]
+      [--cpu_devices=1,2,4 --vmap_sizes=1,2,4,8 --device_runs=64] [--config.<field>=<value> ...]
 
-Prints, in one run on one machine: the f32 matmul peak (a large jitted matmul); XLA's
-FLOP count of one training step and one evaluation; for each number of runs, the
+Like the launcher, it gives a CPU one device per core unless ``JAX_NUM_CPU_DEVICES`` says
+otherwise (:func:`gan_theory.sharding.use_every_cpu_core`). It prints, in one run on one
+machine: the f32 matmul peak (a large jitted matmul); XLA's FLOP count of one training
+step and one evaluation; the config's own sweep (its objectives x seeds, a period of
+``eval_every`` steps and an evaluation) against one run of the same program, with the
+evaluation's share of the period and the two MMD estimates' share of the evaluation;
+for each number of runs, the
 compile time of the sweep's own period program (sharded over the devices, runs vmapped
 in groups), run-steps per second, the achieved FLOP/s as a fraction of the peak, the
 speed-up over a Python loop that calls a jitted single step, the device memory per run
@@ -24,7 +29,8 @@ learning-rate sweep, each rate a leaf of the one program).
 
 With ``--cpu_devices``, it then measures the same sweep of ``--device_runs`` runs on
 1, 2, 4, ... virtual CPU devices, each count in a subprocess of its own (the device
-count is fixed when JAX starts), against the first count.
+count is fixed when JAX starts), in vmap groups of each of ``--vmap_sizes`` runs,
+against the first count's first size.
 
 The model is the default GAN sweep's (``experiments/configs/ring.py``); ``--config`` and
 ``--config.<field>`` choose another, as in the launcher (the tests run a shrunken one).
@@ -79,6 +85,9 @@ _LEARNING_RATES = flags.DEFINE_list(
     "learning_rates", ["1e-3", "3e-4", "1e-4"],
     "Learning rates of the learning-rate sweep, for both networks (every pair).",
 )
+_VMAP_SIZES = flags.DEFINE_list(
+    "vmap_sizes", ["0"], "Runs per vmap group of the --cpu_devices sweeps; 0: the default."
+)
 _DEVICE_RUNS = flags.DEFINE_integer("device_runs", 64, "Runs of the --cpu_devices sweeps.")
 _MMD_POINTS = flags.DEFINE_integer("mmd_points", 2000, "Points per side of the MMD test.")
 _MMD_PERMUTATIONS = flags.DEFINE_integer(
@@ -88,7 +97,9 @@ _NUMPY_PERMUTATIONS = flags.DEFINE_integer(
     "numpy_permutations", 20, "Permutations the numpy baseline is timed over."
 )
 _JSON = flags.DEFINE_bool(
-    "json", False, "Only measure the --runs sweeps; print one JSON line each (for subprocesses)."
+    "json", False,
+    "Only measure the --runs sweeps at each of --vmap_sizes; print one JSON line each"
+    " (for subprocesses).",
 )
 
 
@@ -107,6 +118,13 @@ def _time(call: Callable[[], object], min_seconds: float) -> tuple[float, int]:
   return (time.perf_counter() - start) / calls, calls
 
 
+def _compile(program: Callable, *args) -> tuple[Callable, float]:
+  """``program`` compiled for ``args``, and the seconds that took."""
+  start = time.perf_counter()
+  compiled = program.lower(*args).compile()
+  return compiled, time.perf_counter() - start
+
+
 def _matmul_peak(size: int, min_seconds: float) -> float:
   a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
   b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
@@ -123,20 +141,21 @@ def _memory_bytes(compiled) -> float:
 
 def _measure_sweep(
     trainer: gan.Trainer, states: Callable[[int], gan.RunState], num_runs: int,
-    min_seconds: float,
+    min_seconds: float, vmap_size: int = 0, function: Callable | None = None,
 ) -> dict:
-  """Compile time, speed and memory of the sweep's own period program over ``num_runs``."""
-  where = sharding.layout(num_runs, vmap_size=0)
+  """Compile time, speed and memory of the sweep's own period program over ``num_runs``
+  (or of ``function`` of one run's state, such as the evaluation, in the same layout)."""
+  where = sharding.layout(num_runs, vmap_size)
   batch = jax.device_put(states(where.padded_runs), where.sharding)
   with jax.set_mesh(where.mesh):
-    start = time.perf_counter()
-    period = jax.jit(sharding.shard_runs(trainer.train_period, where)).lower(batch).compile()
-    compile_seconds = time.perf_counter() - start
+    period, compile_seconds = _compile(
+        jax.jit(sharding.shard_runs(function or trainer.train_period, where)), batch)
     seconds, _ = _time(lambda: period(batch), min_seconds)
   return {
       "layout": f"{where.mesh.size} x {where.group_size}",
       "compile_seconds": compile_seconds,
-      "run_steps": num_runs * _STEPS_PER_CALL.value / seconds,
+      "seconds": seconds,
+      "run_steps": num_runs * trainer.period_steps / seconds,
       # Padding runs compute too: times one period's FLOPs, the work rate.
       "padded_run_periods_per_second": where.padded_runs / seconds,
       "memory_per_run": _memory_bytes(period) / where.padded_runs,
@@ -204,17 +223,59 @@ def _discriminator_steps_and_learning_rates(config: ml_collections.ConfigDict,
       ]))
 
 
+def _config_sweep(config: ml_collections.ConfigDict, peak: float, step_flops: float,
+                  min_seconds: float) -> None:
+  """The config's own sweep and period against one run of it; the evaluation's share."""
+  trainer = gan.make_trainer(config)
+  states = functools.partial(_states, config, trainer)
+  num_runs = len(config.objectives) * config.num_seeds
+  one = trainer.init(jax.random.key(0), gan.run_setting(config))
+  period_flops = trainer.period_steps * step_flops + _flops(trainer.evaluate, one)
+  sweep = _measure_sweep(trainer, states, num_runs, min_seconds)
+  alone = _measure_sweep(trainer, states, 1, min_seconds)
+  evaluation = _measure_sweep(trainer, states, num_runs, min_seconds, function=trainer.evaluate)
+  # The evaluation again with 2-point MMD estimates: the rest of its time.
+  without_mmd = copy.deepcopy(config)
+  without_mmd.mmd_samples = 2
+  small = gan.make_trainer(without_mmd)
+  rest = _measure_sweep(small, functools.partial(_states, without_mmd, small), num_runs,
+                        min_seconds, function=small.evaluate)
+  share = evaluation["seconds"] / sweep["seconds"]
+  mmd_share = 1 - rest["seconds"] / evaluation["seconds"]
+  print(f"the config's sweep, {len(config.objectives)} objectives x {config.num_seeds} seeds"
+        f" (devices x vmap group {sweep['layout']}), a period of {trainer.period_steps} steps"
+        f" and an evaluation: {sweep['run_steps']:.0f} run-steps/s,"
+        f" {sweep['padded_run_periods_per_second'] * period_flops / peak:.1%} of the matmul"
+        f" peak; one run of the same program ({alone['layout']}): {alone['run_steps']:.0f}"
+        f" steps/s; the sweep per run against it: {sweep['run_steps'] / alone['run_steps']:.2f}x")
+  print(f"its evaluation: {evaluation['seconds'] * 1e3:.0f} ms for the {num_runs} runs,"
+        f" {share:.1%} of a period; the two MMD estimates on {config.mmd_samples} points"
+        f" take {mmd_share:.0%} of it")
+  if config.two_sample_tests:
+    where = sharding.layout(num_runs, vmap_size=0)
+    batch = jax.device_put(states(where.padded_runs), where.sharding)
+    with jax.set_mesh(where.mesh):
+      _, in_layout = _compile(jax.jit(sharding.shard_runs(trainer.compare, where)), batch)
+    _, plain = _compile(jax.jit(jax.vmap(trainer.compare)), states(num_runs))
+    print(f"compiling the final two-sample tests of the {num_runs} runs (a classifier and a"
+          f" learned kernel trained per run): {in_layout:.1f} s in the sweep's layout,"
+          f" {plain:.1f} s as one jit(vmap)")
+
+
 def main(argv: list[str]) -> None:
   del argv
+  sharding.use_every_cpu_core()
   min_seconds = _MIN_SECONDS.value
   config = _CONFIG.value
+  own_config = copy.deepcopy(config)
   config.eval_every = config.num_steps = _STEPS_PER_CALL.value
   trainer = gan.make_trainer(config)
   states = functools.partial(_states, config, trainer)
 
   if _JSON.value:  # A subprocess: the parent counts the FLOPs.
     for num_runs in map(int, _RUNS.value):
-      print(json.dumps(_measure_sweep(trainer, states, num_runs, min_seconds)))
+      for vmap_size in map(int, _VMAP_SIZES.value):
+        print(json.dumps(_measure_sweep(trainer, states, num_runs, min_seconds, vmap_size)))
     return
   one = trainer.init(jax.random.key(0), gan.run_setting(config))
   step_flops = _flops(trainer.train_step, one)
@@ -229,6 +290,8 @@ def main(argv: list[str]) -> None:
   print(f"XLA cost analysis: {step_flops / 1e6:.1f} MFLOP per training step,"
         f" {period_flops / 1e6:.1f} MFLOP per period of {_STEPS_PER_CALL.value} steps"
         " and one evaluation")
+  _config_sweep(own_config, peak, step_flops, min_seconds)
+  print()
 
   # Baseline: a Python loop that calls a jitted single step, one dispatch per step.
   step = jax.jit(trainer.train_step)
@@ -317,30 +380,32 @@ def _device_scaling(peak: float, period_flops: float) -> None:
   """The sweep of ``--device_runs`` runs on each of ``--cpu_devices`` virtual CPU devices."""
   print()
   print(f"{_DEVICE_RUNS.value} runs on virtual CPU devices (each count in its own process;"
-        " they share this machine's cores):")
+        " they share this machine's cores), by runs per vmap group:")
   print()
   print(workdir_lib.markdown_table(
       ["CPU devices", "devices x vmap group", "compile s", "run-steps/s", "of matmul peak",
-       "against the first count", "device MiB per run"], (), align="r" * 7,
+       "against the first", "device MiB per run"], (), align="r" * 7,
   ))
   first = None
   for count in map(int, _CPU_DEVICES.value):
     process = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", f"--runs={_DEVICE_RUNS.value}",
+         f"--vmap_sizes={','.join(_VMAP_SIZES.value)}",
          f"--steps_per_call={_STEPS_PER_CALL.value}", f"--min_seconds={_MIN_SECONDS.value}",
          "--json",
          *(arg for arg in sys.argv[1:] if arg.startswith("--config"))],
         env={**os.environ, "JAX_PLATFORMS": "cpu", "JAX_NUM_CPU_DEVICES": str(count)},
         capture_output=True, text=True, check=True,
     )
-    figures = json.loads(process.stdout.strip().splitlines()[-1])
-    first = first or figures["run_steps"]
-    print(workdir_lib.markdown_row([
-        count, figures["layout"], f"{figures['compile_seconds']:.1f}",
-        f"{figures['run_steps']:.0f}",
-        f"{figures['padded_run_periods_per_second'] * period_flops / peak:.1%}",
-        f"{figures['run_steps'] / first:.2f}x", f"{figures['memory_per_run'] / 2**20:.2f}",
-    ]))
+    for line in process.stdout.strip().splitlines():
+      figures = json.loads(line)
+      first = first or figures["run_steps"]
+      print(workdir_lib.markdown_row([
+          count, figures["layout"], f"{figures['compile_seconds']:.1f}",
+          f"{figures['run_steps']:.0f}",
+          f"{figures['padded_run_periods_per_second'] * period_flops / peak:.1%}",
+          f"{figures['run_steps'] / first:.2f}x", f"{figures['memory_per_run'] / 2**20:.2f}",
+      ]))
 
 
 if __name__ == "__main__":

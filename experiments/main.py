@@ -27,7 +27,7 @@ from ml_collections import config_flags
 
 from experiments import progress, workdir as workdir_lib
 from experiments.workdir import WorkdirError
-from gan_theory import engine
+from gan_theory import engine, sharding
 from gan_theory.validation import ConfigError, check_choice
 
 if TYPE_CHECKING:
@@ -253,6 +253,7 @@ def main(argv: list[str]) -> None:
     _split_name_lists(config)
   except OSError as error:  # ml_collections reports a config file it could not find here.
     sys.exit(_config_file_error(sys.argv, str(error).strip().splitlines()[-1].strip()))
+  sharding.use_every_cpu_core()  # Before a user's module may start JAX.
   try:
     import_modules(_IMPORTS.value)
     check_choice(config, "experiment", EXPERIMENTS)

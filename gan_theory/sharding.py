@@ -3,16 +3,21 @@
 The run axis is sharded over every device with ``shard_map`` on a one-axis mesh named
 ``runs``: runs never communicate, so each device trains its own runs. On each device,
 runs are vmapped in groups of ``vmap_size`` and the groups follow one another
-(``lax.map``). On a CPU, groups of 8 keep a step's working set in cache and run about
-1.5 times faster than one vmap of 64 runs; on an accelerator, one group of all its runs
-fills the device. Runs are padded to whole groups on every device with copies of the
+(``lax.map``). On a CPU, groups of 2 keep a step's working set in cache and ran the
+default sweep about 10% faster than groups of 6 or 8, and groups of 8 about 1.5 times
+faster than one vmap of 64 runs (docs/benchmarks.md); on an accelerator, one group of
+all its runs fills the device. Runs are padded to whole groups on every device with copies of the
 last run, which the results drop.
+
+On a CPU, a device runs one program at a time, and one program keeps about one core
+busy: :func:`use_every_cpu_core` gives JAX one CPU device per core before it starts.
 
 On several processes (``jax.distributed.initialize``), the mesh spans the devices of
 all of them; every process passes the same global inputs and gets every output.
 """
 
 import functools
+import os
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -31,17 +36,37 @@ __all__ = [
     "sharded_program",
     "to_device",
     "to_host",
+    "use_every_cpu_core",
     "vmap_in_groups",
 ]
 
-CPU_VMAP_SIZE = 8
+CPU_VMAP_SIZE = 2
 RUNS = "runs"  # The mesh axis that the runs are sharded over.
+
+
+def use_every_cpu_core() -> None:
+  """Gives JAX's CPU backend one device per core that this process may use.
+
+  Runs on several CPU devices agree with one device's to float32 rounding, not bit for
+  bit. A count the user chose stays: ``JAX_NUM_CPU_DEVICES`` (the ``jax_num_cpu_devices``
+  option) or ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``. Accelerators'
+  devices are not affected.
+
+  Raises:
+    RuntimeError: if JAX has started its backends (call it before any computation).
+  """
+  if (jax.config.jax_num_cpu_devices > 0
+      or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")):
+    return
+  # The cores this process may run on (Linux), else the machine's (macOS, Windows).
+  cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  jax.config.update("jax_num_cpu_devices", cores or 1)
 
 
 def group_size(vmap_size: int, num_runs: int) -> int:
   """How many runs to vmap together.
 
-  At most ``vmap_size`` runs, or when it is 0, at most 8 on a CPU and all runs on an
+  At most ``vmap_size`` runs, or when it is 0, at most 2 on a CPU and all runs on an
   accelerator; the groups are balanced, so padding adds fewer runs than there are
   groups (12 runs at most 8 a group: two groups of 6).
   """

@@ -3,9 +3,14 @@
 The same layout on 8 devices is checked in tests/test_sweep.py (a process of its own).
 """
 
+import os
+import subprocess
+import sys
+
 import chex
 import jax
 import numpy as np
+import pytest
 from absl.testing import absltest
 
 from gan_theory import sharding
@@ -34,7 +39,7 @@ class VmapInGroupsTest(chex.TestCase):
     self.assertEqual(sharding.group_size(8, 12), 6)  # Balanced: 2 groups of 6, no padding.
     self.assertEqual(sharding.group_size(4, 9), 3)
     self.assertEqual(sharding.group_size(4, 10), 4)  # 3 groups of 4: 2 runs of padding.
-    automatic = 8 if jax.default_backend() == "cpu" else 64
+    automatic = 2 if jax.default_backend() == "cpu" else 64
     self.assertEqual(sharding.group_size(0, 64), automatic)
 
 
@@ -69,6 +74,35 @@ class MapRunsTest(absltest.TestCase):
                             {"a": np.ones((3, 4), np.float32)})
     np.testing.assert_array_equal(out["sum"], [4.0, 4.0, 4.0])
     self.assertEqual(out["a"].shape, (3, 4))
+
+
+@pytest.mark.slow
+class UseEveryCpuCoreTest(absltest.TestCase):
+  """The CPU device count, fixed when JAX starts: each case in a process of its own."""
+
+  def device_count(self, **env: str) -> int:
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
+    process = subprocess.run(
+        [sys.executable, "-c", "import jax; from gan_theory import sharding;"
+         " sharding.use_every_cpu_core(); print(jax.device_count())"],
+        env={**environ, "JAX_PLATFORMS": "cpu", **env}, capture_output=True, text=True,
+        timeout=120,
+    )
+    self.assertEqual(process.returncode, 0, process.stderr[-2000:])
+    return int(process.stdout)
+
+  def test_one_device_per_core_unless_the_user_chose(self):
+    self.assertEqual(self.device_count(), len(os.sched_getaffinity(0)))
+    self.assertEqual(self.device_count(JAX_NUM_CPU_DEVICES="3"), 3)
+    self.assertEqual(
+        self.device_count(XLA_FLAGS="--xla_force_host_platform_device_count=5"), 5
+    )
+
+  def test_too_late_once_jax_has_started(self):
+    jax.devices()
+    with self.assertRaisesRegex(RuntimeError, "before backends are initialized"):
+      sharding.use_every_cpu_core()
 
 
 if __name__ == "__main__":

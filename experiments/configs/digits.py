@@ -21,7 +21,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.encoder_gradients = ("reparameterized", "stl", "dreg")
   config.num_seeds = 4
   config.first_seed = 0
-  config.vmap_size = 0  # Runs vmapped together per device; 0: 8 on a CPU, all on a GPU/TPU.
+  config.vmap_size = 0  # Runs vmapped together per device; 0: 2 on a CPU, all on a GPU/TPU.
 
   config.latent_dim = 8
   config.encoder = ml_collections.ConfigDict(dict(hidden_sizes=(64, 64), activation="tanh"))

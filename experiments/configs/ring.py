@@ -19,7 +19,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.objectives = ("minimax", "non_saturating", "maximum_likelihood")
   config.num_seeds = 4
   config.first_seed = 0
-  # Runs vmapped together, groups in sequence inside the one program; 0 picks 8 on a
+  # Runs vmapped together, groups in sequence inside the one program; 0 picks 2 on a
   # CPU (cache-sized) and all runs on an accelerator. Results agree to float32 rounding.
   config.vmap_size = 0
 
