@@ -25,4 +25,4 @@ test-fast: setup
 	$(PY) -m pytest -q -n 2 --dist worksteal -m "not slow" tests
 
 benchmark: setup
-	$(PY) -m experiments.benchmark --runs=1,8,64,512 --cpu_devices=1,2,4,8
+	$(PY) -m experiments.benchmark --runs=1,12,64,512 --cpu_devices=1,2,4 --vmap_sizes=1,2,4,8
