@@ -3,11 +3,11 @@
 The run axis is sharded over every device with ``shard_map`` on a one-axis mesh named
 ``runs``: runs never communicate, so each device trains its own runs. On each device,
 runs are vmapped in groups of ``vmap_size`` and the groups follow one another
-(``lax.map``). On a CPU, groups of 2 keep a step's working set in cache and ran the
-default sweep about 10% faster than groups of 6 or 8, and groups of 8 about 1.5 times
-faster than one vmap of 64 runs (docs/benchmarks.md); on an accelerator, one group of
-all its runs fills the device. Runs are padded to whole groups on every device with copies of the
-last run, which the results drop.
+(``lax.map``). On a CPU, small groups keep a step's working set in cache: 64 runs of the
+default sweep on two devices ran 13% faster in groups of 2 than of 8, and groups of 8
+about 1.5 times faster than one vmap of 64 (docs/benchmarks.md); on an accelerator, one
+group of all its runs fills the device. Runs are padded to whole groups on every device
+with copies of the last run, which the results drop.
 
 On a CPU, a device runs one program at a time, and one program keeps about one core
 busy: :func:`use_every_cpu_core` gives JAX one CPU device per core before it starts.
