@@ -435,6 +435,9 @@ class LauncherTest(absltest.TestCase):
                      "--config.objectives=minimax,least_squares")
     self.assertEqual(process.returncode, 0, process.stderr[-2000:])
     self.assertIn("run-steps/s", process.stderr)  # Progress logging.
+    # A CPU device per core, unless the environment chose.
+    devices = int(os.environ.get("JAX_NUM_CPU_DEVICES", len(os.sched_getaffinity(0))))
+    self.assertIn(f"on the cpu backend, {devices} device", process.stderr)
     written = json.loads((workdir / "config.json").read_text())
     self.assertEqual(written["objectives"], ["minimax", "least_squares"])
     self.assertEqual(written["num_seeds"], 2)
