@@ -23,7 +23,7 @@ class BenchmarkTest(absltest.TestCase):
   def test_prints_every_figure(self):
     process = subprocess.run(
         [sys.executable, "-m", "experiments.benchmark", "--runs=3", "--steps_per_call=2",
-         "--min_seconds=0", "--matmul_size=128", "--one_vmap_up_to=0", "--cpu_devices=2",
+         "--min_seconds=0", "--matmul_size=128", "--one_vmap_up_to=3", "--cpu_devices=2",
          "--vmap_sizes=0,1", "--device_runs=3", "--discriminator_steps=1,2",
          "--setting_runs=4", "--learning_rates=1e-3,1e-4", "--mmd_points=50",
          "--mmd_permutations=20", "--numpy_permutations=2", *TINY,
@@ -33,6 +33,8 @@ class BenchmarkTest(absltest.TestCase):
         env={**os.environ, "JAX_NUM_CPU_DEVICES": "1"},
     )
     self.assertEqual(process.returncode, 0, process.stderr[-3000:])
+    # 3 runs in groups of 2, and then in one group of 3.
+    self.assertRegex(process.stdout, r"\| 3 \| 1 x 2 \|.*\| \d+ \|\n")
     for figure in ("model: ring config, generator and discriminator (16, 16) relu MLPs, batch 32",
                    "f32 matmul peak", "MFLOP per training step", "Python loop over a jitted step",
                    "the config's sweep, 3 objectives x 2 seeds", "the sweep per run against it",
